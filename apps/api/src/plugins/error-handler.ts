@@ -1,0 +1,104 @@
+import { STATUS_CODES } from 'node:http';
+import { AppError, ErrorCode } from '@otp/core';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+
+interface ErrorBody {
+  statusCode: number;
+  code: string;
+  error: string;
+  message: string;
+  [extra: string]: unknown;
+}
+
+function body(
+  statusCode: number,
+  code: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+): ErrorBody {
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message, ...extra };
+}
+
+// Fastify's own request errors, mapped to stable codes clients can branch on.
+const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode; message?: string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: {
+    status: 400,
+    code: ErrorCode.VALIDATION_ERROR,
+    message: 'The body is not valid JSON.',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    status: 400,
+    code: ErrorCode.VALIDATION_ERROR,
+    message: 'The body is empty; send a JSON object.',
+  },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    status: 413,
+    code: ErrorCode.PAYLOAD_TOO_LARGE,
+    message: 'The body is too large.',
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    message: 'Send the body as application/json.',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    status: 400,
+    code: ErrorCode.VALIDATION_ERROR,
+    message: 'Content-Length does not match the body.',
+  },
+};
+
+/** "body/phone_number must be string" → "phone_number must be a string or a number" and friends. */
+function describeValidation(error: FastifyError): string {
+  const first = error.validation?.[0];
+  if (!first) return error.message;
+  const field = first.instancePath.replace(/^\//, '').replaceAll('/', '.');
+  switch (first.keyword) {
+    case 'required':
+      return `${(first.params as { missingProperty?: string }).missingProperty ?? 'a field'} is required`;
+    case 'additionalProperties':
+      return `unknown field ${(first.params as { additionalProperty?: string }).additionalProperty ?? ''}`.trim();
+    case 'type':
+    case 'anyOf':
+      return field ? `${field} must be a string` : 'the body must be a JSON object';
+    case 'maxLength':
+      return `${field} is too long`;
+    default:
+      return field ? `${field} ${first.message ?? 'is invalid'}` : (first.message ?? 'invalid request');
+  }
+}
+
+/** One place that turns every failure into `{ statusCode, code, error, message }`. */
+export default fp(
+  async (fastify) => {
+    fastify.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      if (error instanceof AppError) {
+        if (error.statusCode >= 500) request.log.error({ err: error.cause ?? error }, error.message);
+        return reply
+          .code(error.statusCode)
+          .headers(error.headers)
+          .send(body(error.statusCode, error.code, error.message, error.details));
+      }
+      if (error.validation) {
+        return reply.code(400).send(body(400, ErrorCode.VALIDATION_ERROR, describeValidation(error)));
+      }
+      const known = error.code ? FASTIFY_CODES[error.code] : undefined;
+      if (known) {
+        return reply.code(known.status).send(body(known.status, known.code, known.message ?? error.message));
+      }
+      const status = error.statusCode ?? 500;
+      if (status < 500) {
+        return reply.code(status).send(body(status, ErrorCode.VALIDATION_ERROR, error.message));
+      }
+      // Never show a 5xx's internals to the client; the log has them.
+      request.log.error({ err: error }, 'unhandled error');
+      return reply.code(500).send(body(500, ErrorCode.INTERNAL_ERROR, 'Internal server error.'));
+    });
+
+    fastify.setNotFoundHandler((request, reply) => {
+      reply.code(404).send(body(404, ErrorCode.NOT_FOUND, `No route for ${request.method} ${request.url}.`));
+    });
+  },
+  { name: 'error-handler' },
+);

@@ -1,0 +1,50 @@
+import { createCodeStore, DEFAULT_SEND_QUEUE, deriveKeys } from '@otp/core';
+import { Queue } from 'bullmq';
+import fp from 'fastify-plugin';
+import type { ApiConfig } from '../config.js';
+import { createOtpService, type OtpService } from '../services/otp-service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    otp: OtpService;
+    sendQueue: Queue;
+  }
+}
+
+/** The OTP service and its producer queue, built from config and the shared Redis. */
+export default fp<{ config: ApiConfig }>(
+  async (fastify, { config }) => {
+    const queue = new Queue(config.queueName || DEFAULT_SEND_QUEUE, {
+      connection: fastify.redis,
+      prefix: config.queuePrefix,
+    });
+    // BullMQ re-emits connection errors on the queue; the redis plugin already logs them.
+    queue.on('error', () => {});
+    const store = createCodeStore({
+      redis: fastify.redis,
+      keyPrefix: config.redisKeyPrefix,
+      ttlSeconds: config.otpTtlSeconds,
+      maxAttempts: config.otpMaxAttempts,
+      resendCooldownSeconds: config.resendCooldownSeconds,
+    });
+    fastify.decorate('sendQueue', queue);
+    fastify.decorate(
+      'otp',
+      createOtpService({
+        store,
+        queue,
+        keys: deriveKeys(config.otpSecret),
+        allowedCountries: config.allowedCountries,
+        otpLength: config.otpLength,
+        otpTtlSeconds: config.otpTtlSeconds,
+        resendCooldownSeconds: config.resendCooldownSeconds,
+        jobOptions: { maxAttempts: config.smsMaxAttempts, backoffDelayMs: config.smsRetryBaseDelayMs },
+        debugMode: config.debugMode,
+      }),
+    );
+    fastify.addHook('onClose', async () => {
+      await queue.close();
+    });
+  },
+  { name: 'otp', dependencies: ['redis'] },
+);

@@ -1,0 +1,21 @@
+import Type from 'typebox';
+
+/** Every error answer: a stable machine `code` and a sentence for people. */
+export const ErrorResponse = Type.Object(
+  {
+    statusCode: Type.Integer({ examples: [400] }),
+    code: Type.String({ description: 'Stable machine-readable error code', examples: ['PHONE_INVALID'] }),
+    error: Type.String({ description: 'HTTP reason phrase', examples: ['Bad Request'] }),
+    message: Type.String({
+      description: 'What went wrong, for people',
+      examples: ['This is not a valid phone number.'],
+    }),
+    attempts_left: Type.Optional(
+      Type.Integer({ description: 'With OTP_INVALID: wrong codes still allowed' }),
+    ),
+    retry_after: Type.Optional(Type.Integer({ description: 'With 429: seconds to wait, as in Retry-After' })),
+  },
+  { $id: 'ErrorResponse' },
+);
+
+export const errorRef = Type.Ref('ErrorResponse');

@@ -1,0 +1,41 @@
+import Type, { type Static } from 'typebox';
+
+// The old Django serializer used CharField, which also took JSON numbers, so both
+// spellings are accepted; anything else (null, booleans, objects) is a VALIDATION_ERROR.
+const PhoneNumber = Type.Union([Type.String({ maxLength: 64 }), Type.Integer({ minimum: 0 })], {
+  description: 'The phone as typed: "+7 708 804 34 14", "8 (708) 804-34-14", "7088043414", …',
+  examples: ['+77088043414'],
+});
+
+export const SendOtpBody = Type.Object(
+  { phone_number: PhoneNumber },
+  { additionalProperties: false, examples: [{ phone_number: '8 (708) 804-34-14' }] },
+);
+export type SendOtpBody = Static<typeof SendOtpBody>;
+
+export const SendOtpResponse = Type.Object({
+  message: Type.String({ examples: ['SMS код отправлен успешно'] }),
+  phone_number: Type.String({ description: 'E.164', examples: ['+77088043414'] }),
+  verification_id: Type.String({ description: 'Follows this code through logs and queues' }),
+  expires_in: Type.Integer({ description: 'Seconds the code stays valid', examples: [600] }),
+  resend_after: Type.Integer({ description: 'Seconds before another code may be asked for', examples: [60] }),
+  debug_code: Type.Optional(Type.String({ description: 'Only in debug mode (no Messaggio key configured)' })),
+});
+
+export const VerifyOtpBody = Type.Object(
+  {
+    phone_number: PhoneNumber,
+    code: Type.Union([Type.String({ maxLength: 32 }), Type.Integer({ minimum: 0 })], {
+      description: 'The code from the SMS',
+      examples: ['123456'],
+    }),
+  },
+  { additionalProperties: false, examples: [{ phone_number: '+77088043414', code: '123456' }] },
+);
+export type VerifyOtpBody = Static<typeof VerifyOtpBody>;
+
+export const VerifyOtpResponse = Type.Object({
+  message: Type.String({ examples: ['Код подтвержден'] }),
+  phone_number: Type.String({ examples: ['+77088043414'] }),
+  verified: Type.Literal(true),
+});

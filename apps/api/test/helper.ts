@@ -1,0 +1,71 @@
+import { Writable } from 'node:stream';
+import { createLogger, type Env } from '@otp/core';
+import { Redis } from 'ioredis';
+import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/redis.js';
+import { createApp } from '../src/app.js';
+import { type ApiConfig, loadApiConfig } from '../src/config.js';
+
+/** Collects log lines in memory so tests can assert what was (and was not) logged. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.lines.push(...chunk.toString().split('\n').filter(Boolean));
+    done();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export interface TestApi {
+  app: Awaited<ReturnType<typeof createApp>>;
+  config: ApiConfig;
+  logs: LogCapture;
+  /** A plain client on the same Redis, for assertions and cleanup. */
+  redis: Redis;
+  close(): Promise<void>;
+}
+
+/**
+ * The real API (real Redis, real BullMQ queue) under a key prefix and queue name of its
+ * own. `env` overrides the test defaults.
+ */
+export async function buildTestApi(env: Env = {}): Promise<TestApi> {
+  const prefix = uniquePrefix('api');
+  const queueName = prefix.replaceAll(':', '-').replace(/-$/, '');
+  const config = loadApiConfig({
+    NODE_ENV: 'test',
+    REDIS_URL: testRedisUrl(),
+    REDIS_KEY_PREFIX: prefix,
+    QUEUE_NAME: queueName,
+    OTP_SECRET: 'test-secret-0123456789abcdef0123456789',
+    LOG_LEVEL: 'info',
+    ...env,
+  });
+  const logs = new LogCapture();
+  const app = await createApp({
+    config,
+    logger: createLogger({ service: 'otp-api', level: 'info', stream: logs }),
+  });
+  await app.ready();
+  const redis = new Redis(testRedisUrl());
+  return {
+    app,
+    config,
+    logs,
+    redis,
+    async close() {
+      await app.close();
+      await deleteKeys(redis, prefix, `${config.queuePrefix}:${queueName}:`);
+      await redis.quit();
+    },
+  };
+}
+
+let phoneCounter = 0;
+/** A valid KZ mobile no other test in this process uses. */
+export function freshPhone(): string {
+  phoneCounter += 1;
+  const suffix = String((Date.now() * 1000 + process.pid + phoneCounter) % 10_000_000).padStart(7, '0');
+  return `+7708${suffix}`;
+}

@@ -1,0 +1,94 @@
+import {
+  ConfigError,
+  checkTemplate,
+  collectProblems,
+  type Env,
+  parseEnv,
+  resolveDebugMode,
+  resolveOtpSecret,
+  SharedEnv,
+} from '@otp/core';
+import Type, { type Static } from 'typebox';
+
+export const WorkerEnv = Type.Object({
+  ...SharedEnv,
+  WORKER_CONCURRENCY: Type.Integer({ default: 50, minimum: 1, maximum: 1000 }),
+  MESSAGGIO_BASE_URL: Type.String({ default: 'https://msg.messaggio.com/api/v1', pattern: '^https?://' }),
+  MESSAGGIO_SENDER: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  MESSAGGIO_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 120_000 }),
+  SMS_TEMPLATE: Type.String({ default: 'Ваш код подтверждения: {code}' }),
+  OTP_DEBUG_FALLBACK: Type.Optional(Type.Boolean()),
+  SMS_RATE_LIMIT_PER_SECOND: Type.Integer({ default: 0, minimum: 0, maximum: 100_000 }),
+  SMS_RETRY_MAX_DELAY_MS: Type.Integer({ default: 60_000, minimum: 100, maximum: 3_600_000 }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 0, maximum: 600_000 }),
+});
+export type WorkerEnv = Static<typeof WorkerEnv>;
+
+export interface WorkerConfig {
+  nodeEnv: WorkerEnv['NODE_ENV'];
+  redisUrl: string;
+  redisKeyPrefix: string;
+  queueName: string;
+  queuePrefix: string;
+  otpSecret: string;
+  insecureSecret: boolean;
+  otpMaxAttempts: number;
+  concurrency: number;
+  /** Set when a Messaggio key is configured; absent in debug mode. */
+  messaggio?: { baseUrl: string; login: string; sender: string; timeoutMs: number };
+  /** No Messaggio key: every code goes to the log instead of an SMS. */
+  debugMode: boolean;
+  /** When Messaggio fails for good, also write the code to the log. */
+  debugFallback: boolean;
+  smsTemplate: string;
+  rateLimitPerSecond: number;
+  retryMaxDelayMs: number;
+  shutdownTimeoutMs: number;
+  logLevel: string;
+  logFile?: string;
+}
+
+/** Reads and checks every variable the worker uses; throws a ConfigError naming each bad one. */
+export function loadWorkerConfig(env: Env): WorkerConfig {
+  const e = parseEnv(WorkerEnv, env);
+  const problems: string[] = [];
+  const secret = collectProblems(problems, () => resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET));
+  const debugMode = collectProblems(problems, () => resolveDebugMode(e.NODE_ENV, e.MESSAGGIO_API_KEY));
+  if (e.MESSAGGIO_API_KEY && !e.MESSAGGIO_SENDER) {
+    problems.push(
+      'MESSAGGIO_SENDER: is required with MESSAGGIO_API_KEY (the "Sender Code for API" from the dashboard)',
+    );
+  }
+  const templateProblem = checkTemplate(e.SMS_TEMPLATE, e.OTP_LENGTH);
+  if (templateProblem) problems.push(templateProblem);
+  if (problems.length > 0 || !secret || debugMode === undefined) throw new ConfigError(problems);
+  return {
+    nodeEnv: e.NODE_ENV,
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    queueName: e.QUEUE_NAME,
+    queuePrefix: e.QUEUE_PREFIX,
+    otpSecret: secret.secret,
+    insecureSecret: secret.insecureDefault,
+    otpMaxAttempts: e.OTP_MAX_ATTEMPTS,
+    concurrency: e.WORKER_CONCURRENCY,
+    messaggio:
+      e.MESSAGGIO_API_KEY && e.MESSAGGIO_SENDER
+        ? {
+            baseUrl: e.MESSAGGIO_BASE_URL,
+            login: e.MESSAGGIO_API_KEY,
+            sender: e.MESSAGGIO_SENDER,
+            timeoutMs: e.MESSAGGIO_TIMEOUT_MS,
+          }
+        : undefined,
+    debugMode,
+    // Off in production by default: a code in a production log is a leak waiting to happen.
+    debugFallback: e.OTP_DEBUG_FALLBACK ?? e.NODE_ENV !== 'production',
+    smsTemplate: e.SMS_TEMPLATE,
+    rateLimitPerSecond: e.SMS_RATE_LIMIT_PER_SECOND,
+    retryMaxDelayMs: e.SMS_RETRY_MAX_DELAY_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+    logFile: e.LOG_FILE,
+  };
+}

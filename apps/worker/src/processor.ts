@@ -1,0 +1,127 @@
+import {
+  type CodeStore,
+  DecryptError,
+  type Logger,
+  maskPhone,
+  openCode,
+  renderTemplate,
+  SendJobData,
+  type SendJobResult,
+} from '@otp/core';
+import { UnrecoverableError } from 'bullmq';
+import Value from 'typebox/value';
+import type { SmsTransport } from './transports/sms-transport.js';
+
+/** The parts of a BullMQ job the processor reads; real jobs satisfy it. */
+export interface SendJob {
+  id?: string;
+  data: unknown;
+  /** Attempts already made before this one. */
+  attemptsMade: number;
+  opts: { attempts?: number };
+}
+
+export interface SendProcessorDeps {
+  store: Pick<CodeStore, 'isLive'>;
+  cipherKey: Buffer;
+  template: string;
+  /** Messaggio, or the debug transport in debug mode. */
+  transport: SmsTransport;
+  /** Used once when the transport fails for good (OTP_DEBUG_FALLBACK). */
+  fallback?: SmsTransport;
+  logger: Logger;
+}
+
+/** Whether retrying can help: only errors that say so explicitly are permanent. */
+function isPermanent(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === false;
+}
+
+function describe(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const { code, status, retryable, retryAfterMs, title, detail } = err as Error & Record<string, unknown>;
+  return { type: err.name, message: err.message, code, status, retryable, retryAfterMs, title, detail };
+}
+
+/**
+ * Delivers one send job: skip it if its code is no longer usable, decrypt, render, send.
+ * Throwing hands the retry decision to BullMQ; UnrecoverableError stops retries at once.
+ */
+export function createSendProcessor(deps: SendProcessorDeps) {
+  const baseLog = deps.logger.child({ component: 'processor' });
+
+  return async function processSendJob(job: SendJob): Promise<SendJobResult> {
+    if (!Value.Check(SendJobData, job.data)) {
+      // A job from a newer or broken producer: retrying cannot make it readable.
+      baseLog.error({ jobId: job.id }, 'send job has an unknown shape; dropping it');
+      throw new UnrecoverableError('send job payload does not match the contract (v1)');
+    }
+    const data = job.data;
+    const attempt = job.attemptsMade + 1;
+    const maxAttempts = job.opts.attempts ?? 1;
+    const log = baseLog.child({
+      verificationId: data.verificationId,
+      requestId: data.requestId,
+      jobId: job.id,
+      phone: maskPhone(data.phone),
+      attempt,
+    });
+
+    const live = await deps.store.isLive({ phone: data.phone, verificationId: data.verificationId });
+    if (!live.live) {
+      // Expired, spent, replaced by a newer code, or dead after wrong guesses: an SMS now
+      // would carry a code that cannot work.
+      log.info({ reason: live.reason }, 'skipped: code is no longer usable');
+      return { outcome: 'skipped', skippedBecause: live.reason };
+    }
+
+    let code: string;
+    try {
+      code = openCode(deps.cipherKey, data);
+    } catch (err) {
+      if (err instanceof DecryptError) {
+        log.error({ err: describe(err) }, 'cannot decrypt the code; check OTP_SECRET matches the API');
+        throw new UnrecoverableError(err.message);
+      }
+      throw err;
+    }
+
+    const message = {
+      phone: data.phone,
+      text: renderTemplate(deps.template, code),
+      code,
+      verificationId: data.verificationId,
+      ttlSeconds: Math.max(1, Math.floor(live.ttlMs / 1000)),
+    };
+    try {
+      const receipt = await deps.transport.send(message);
+      log.info(
+        {
+          transport: deps.transport.name,
+          providerMessageId: receipt.providerMessageId,
+          latencyMs: Date.now() - data.acceptedAt,
+        },
+        'sms handed to provider',
+      );
+      return {
+        outcome: deps.transport.name === 'messaggio' ? 'sent' : 'debug',
+        transport: deps.transport.name,
+        providerMessageId: receipt.providerMessageId,
+      };
+    } catch (err) {
+      const permanent = isPermanent(err);
+      const lastAttempt = permanent || attempt >= maxAttempts;
+      if (!lastAttempt) {
+        log.warn({ err: describe(err), maxAttempts }, 'send failed; will retry');
+        throw err;
+      }
+      log.error({ err: describe(err), maxAttempts, permanent }, 'send failed for good');
+      if (deps.fallback) {
+        await deps.fallback.send(message);
+      }
+      // The job still fails, with its reason, so the failure shows in Bull Board and metrics.
+      if (permanent) throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,52 @@
+import { type Logger, SEND_BACKOFF_TYPE, type SendJobData, type SendJobResult } from '@otp/core';
+import { type MinimalJob, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { retryDelayMs } from './backoff.js';
+import type { createSendProcessor } from './processor.js';
+
+export interface SendWorkerOptions {
+  /** A connection with `maxRetriesPerRequest: null`, as BullMQ workers need. */
+  connection: Redis;
+  queueName: string;
+  queuePrefix: string;
+  concurrency: number;
+  /** Sends per second across every worker on this queue; 0 = unlimited. */
+  rateLimitPerSecond: number;
+  retryMaxDelayMs: number;
+  processor: ReturnType<typeof createSendProcessor>;
+  logger: Logger;
+  /** Start taking jobs at once. @defaultValue true */
+  autorun?: boolean;
+}
+
+/** The BullMQ side: concurrency, rate limit, backoff and lifecycle logging. */
+export function createSendWorker(options: SendWorkerOptions): Worker<SendJobData, SendJobResult> {
+  const log = options.logger.child({ component: 'worker', queue: options.queueName });
+  const worker = new Worker<SendJobData, SendJobResult>(options.queueName, (job) => options.processor(job), {
+    connection: options.connection,
+    prefix: options.queuePrefix,
+    concurrency: options.concurrency,
+    autorun: options.autorun ?? true,
+    ...(options.rateLimitPerSecond > 0
+      ? { limiter: { max: options.rateLimitPerSecond, duration: 1000 } }
+      : {}),
+    settings: {
+      backoffStrategy: (attemptsMade: number, type?: string, err?: Error, job?: MinimalJob) => {
+        if (type !== SEND_BACKOFF_TYPE) return 0;
+        const backoff = job?.opts.backoff;
+        const baseDelayMs = typeof backoff === 'object' && backoff.delay ? backoff.delay : 1000;
+        const retryAfterMs = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+        return retryDelayMs({
+          attemptsMade,
+          baseDelayMs,
+          maxDelayMs: options.retryMaxDelayMs,
+          retryAfterMs: typeof retryAfterMs === 'number' ? retryAfterMs : undefined,
+        });
+      },
+    },
+  });
+  worker.on('error', (err) => log.error({ err }, 'worker error'));
+  worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled; another worker will pick it up'));
+  worker.on('ready', () => log.info({ concurrency: options.concurrency }, 'worker ready'));
+  return worker;
+}

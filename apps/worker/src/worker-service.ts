@@ -1,0 +1,95 @@
+import { createCodeStore, deriveKeys, type Logger } from '@otp/core';
+import { createMessaggioClient } from '@otp/messaggio';
+import type { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { WorkerConfig } from './config.js';
+import { createSendProcessor } from './processor.js';
+import { createSendWorker } from './send-worker.js';
+import { createDebugTransport } from './transports/debug-transport.js';
+import { createMessaggioTransport } from './transports/messaggio-transport.js';
+import type { SmsTransport } from './transports/sms-transport.js';
+
+export interface WorkerService {
+  worker: Worker;
+  transport: SmsTransport;
+  /**
+   * Stops taking jobs and waits for those in flight, at most `deadlineMs`; then abandons
+   * them (their locks expire and another worker retries them: nothing is lost) and closes
+   * the connection. Resolves 'drained' or 'deadline'. Idempotent.
+   */
+  close(deadlineMs?: number): Promise<'drained' | 'deadline'>;
+}
+
+/** Builds the worker process's parts from config: connection, transports, processor, BullMQ worker. */
+export function createWorkerService(config: WorkerConfig, logger: Logger): WorkerService {
+  // BullMQ workers block on Redis and must never give up on a command mid-outage.
+  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  connection.on('error', (err) => logger.error({ err, component: 'redis' }, 'redis connection error'));
+
+  const transport = config.messaggio
+    ? createMessaggioTransport({
+        client: createMessaggioClient({
+          baseUrl: config.messaggio.baseUrl,
+          login: config.messaggio.login,
+          timeoutMs: config.messaggio.timeoutMs,
+        }),
+        sender: config.messaggio.sender,
+      })
+    : createDebugTransport(logger, 'debug-mode');
+
+  const processor = createSendProcessor({
+    store: createCodeStore({
+      redis: connection,
+      keyPrefix: config.redisKeyPrefix,
+      maxAttempts: config.otpMaxAttempts,
+      // The worker only asks whether a code is live; these two matter to issuing only.
+      ttlSeconds: 1,
+      resendCooldownSeconds: 0,
+    }),
+    cipherKey: deriveKeys(config.otpSecret).jobCipherKey,
+    template: config.smsTemplate,
+    transport,
+    fallback: config.messaggio && config.debugFallback ? createDebugTransport(logger, 'fallback') : undefined,
+    logger,
+  });
+
+  const worker = createSendWorker({
+    connection,
+    queueName: config.queueName,
+    queuePrefix: config.queuePrefix,
+    concurrency: config.concurrency,
+    rateLimitPerSecond: config.rateLimitPerSecond,
+    retryMaxDelayMs: config.retryMaxDelayMs,
+    processor,
+    logger,
+  });
+
+  let closing: Promise<'drained' | 'deadline'> | undefined;
+  async function close(deadlineMs = config.shutdownTimeoutMs): Promise<'drained' | 'deadline'> {
+    // worker.close() waits for running jobs with no limit of its own; the deadline is ours.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), deadlineMs);
+    });
+    try {
+      const outcome = await Promise.race([worker.close().then(() => 'drained' as const), deadline]);
+      if (outcome === 'deadline') {
+        logger.warn({ deadlineMs }, 'shutdown deadline passed; abandoning jobs in flight');
+        await worker.close(true);
+      }
+      await connection.quit();
+      return outcome;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    worker,
+    transport,
+    close(deadlineMs) {
+      closing ??= close(deadlineMs);
+      return closing;
+    },
+  };
+}

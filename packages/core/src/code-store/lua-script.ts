@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * A Lua script run by EVALSHA, falling back to EVAL once when the server has not seen it
+ * (after a restart or SCRIPT FLUSH). Unlike ioredis' defineCommand it leaves the shared
+ * client untouched and keeps the call typed.
+ */
+export class LuaScript {
+  readonly sha: string;
+
+  constructor(
+    readonly name: string,
+    readonly source: string,
+    readonly keyCount: number,
+  ) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    if (keys.length !== this.keyCount) {
+      throw new Error(`${this.name} takes ${this.keyCount} keys, got ${keys.length}`);
+    }
+    try {
+      return await redis.evalsha(this.sha, this.keyCount, ...keys, ...args);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        return redis.eval(this.source, this.keyCount, ...keys, ...args);
+      }
+      throw err;
+    }
+  }
+}

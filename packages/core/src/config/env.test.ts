@@ -1,0 +1,72 @@
+import Type from 'typebox';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../errors.js';
+import { DEV_OTP_SECRET, parseEnv, resolveDebugMode, resolveOtpSecret, splitList } from './env.js';
+
+const Schema = Type.Object({
+  PORT: Type.Integer({ default: 3000, minimum: 1, maximum: 65_535 }),
+  FLAG: Type.Boolean({ default: false }),
+  NAME: Type.String({ default: 'otp' }),
+  API_SECRET: Type.Optional(Type.String({ minLength: 8 })),
+});
+
+describe('parseEnv', () => {
+  it('applies defaults and treats empty strings as unset', () => {
+    expect(parseEnv(Schema, { PORT: '', NAME: '  ' })).toEqual({ PORT: 3000, FLAG: false, NAME: 'otp' });
+  });
+
+  it('converts numbers and the usual boolean spellings', () => {
+    expect(parseEnv(Schema, { PORT: '8080', FLAG: 'yes' })).toMatchObject({ PORT: 8080, FLAG: true });
+    expect(parseEnv(Schema, { FLAG: 'OFF' })).toMatchObject({ FLAG: false });
+  });
+
+  it('ignores variables the schema does not name', () => {
+    expect(parseEnv(Schema, { UNRELATED: 'x' })).not.toHaveProperty('UNRELATED');
+  });
+
+  it('names every bad variable at once and hides secret values', () => {
+    let caught: unknown;
+    try {
+      parseEnv(Schema, { PORT: 'eighty', FLAG: 'maybe', API_SECRET: 'short' });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const message = (caught as ConfigError).message;
+    expect(message).toMatch(/PORT: .*"eighty"/);
+    expect(message).toMatch(/FLAG: must be true or false/);
+    expect(message).toMatch(/API_SECRET: .*\(hidden\)/);
+    expect(message).not.toContain('short');
+  });
+
+  it('refuses out-of-range numbers', () => {
+    expect(() => parseEnv(Schema, { PORT: '70000' })).toThrow(/PORT/);
+  });
+});
+
+describe('resolveOtpSecret / resolveDebugMode', () => {
+  it('uses the development secret only outside production', () => {
+    expect(resolveOtpSecret('development', undefined)).toEqual({
+      secret: DEV_OTP_SECRET,
+      insecureDefault: true,
+    });
+    expect(resolveOtpSecret('production', 'x'.repeat(32))).toEqual({
+      secret: 'x'.repeat(32),
+      insecureDefault: false,
+    });
+    expect(() => resolveOtpSecret('production', undefined)).toThrow(/OTP_SECRET/);
+  });
+
+  it('is in debug mode exactly when no Messaggio key is set, never in production', () => {
+    expect(resolveDebugMode('development', undefined)).toBe(true);
+    expect(resolveDebugMode('development', 'login')).toBe(false);
+    expect(resolveDebugMode('production', 'login')).toBe(false);
+    expect(() => resolveDebugMode('production', undefined)).toThrow(/MESSAGGIO_API_KEY/);
+  });
+});
+
+describe('splitList', () => {
+  it('trims and drops empty items', () => {
+    expect(splitList(' RU, KZ ,,')).toEqual(['RU', 'KZ']);
+  });
+});

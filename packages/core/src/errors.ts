@@ -1,0 +1,58 @@
+/**
+ * Stable, machine-readable error codes. Clients branch on these, so a code never changes
+ * meaning once released; the human `message` may.
+ */
+export const ErrorCode = {
+  VALIDATION_ERROR: 'VALIDATION_ERROR',
+  PHONE_INVALID: 'PHONE_INVALID',
+  COUNTRY_NOT_ALLOWED: 'COUNTRY_NOT_ALLOWED',
+  OTP_INVALID: 'OTP_INVALID',
+  OTP_EXPIRED: 'OTP_EXPIRED',
+  OTP_ATTEMPTS_EXCEEDED: 'OTP_ATTEMPTS_EXCEEDED',
+  RESEND_TOO_SOON: 'RESEND_TOO_SOON',
+  NOT_FOUND: 'NOT_FOUND',
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  INTERNAL_ERROR: 'INTERNAL_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface AppErrorOptions {
+  /** Extra fields merged into the JSON answer, e.g. `{ attempts_left: 2 }`. */
+  details?: Record<string, unknown>;
+  /** Extra response headers, e.g. `{ 'retry-after': '42' }`. */
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/** An expected failure with a stable code and HTTP status; the API turns it into JSON as is. */
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  readonly details: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    readonly code: ErrorCode,
+    readonly statusCode: number,
+    message: string,
+    options: AppErrorOptions = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.details = options.details ?? {};
+    this.headers = options.headers ?? {};
+  }
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
+}
+
+/** Raised once at start-up when the environment is unusable; the message names the variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}

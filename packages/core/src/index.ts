@@ -1,0 +1,47 @@
+export {
+  type CodeStore,
+  type CodeStoreOptions,
+  createCodeStore,
+  type IssueResult,
+  type LiveResult,
+  type VerifyResult,
+} from './code-store/code-store.js';
+export { LuaScript } from './code-store/lua-script.js';
+export {
+  collectProblems,
+  DEV_OTP_SECRET,
+  type Env,
+  isSecretName,
+  parseEnv,
+  type ResolvedSecret,
+  resolveDebugMode,
+  resolveOtpSecret,
+  SharedEnv,
+  splitList,
+} from './config/env.js';
+export { DecryptError, decrypt, encrypt } from './crypto/cipher.js';
+export { codeDigest, deriveKeys, type SecretKeys, safeEqual } from './crypto/keys.js';
+export { AppError, type AppErrorOptions, ConfigError, ErrorCode, isAppError } from './errors.js';
+export { createLogger, type Logger, type LoggerConfig, REDACT_PATHS } from './logging/logger.js';
+export { generateCode } from './otp/code.js';
+export { CODE_PLACEHOLDER, checkTemplate, renderTemplate, singleSegmentLimit } from './otp/template.js';
+export { maskPhone } from './phone/mask.js';
+export {
+  isKnownCountry,
+  type NormalizedPhone,
+  type NormalizeOptions,
+  type NormalizeResult,
+  normalizePhone,
+  type PhoneRejection,
+} from './phone/normalize.js';
+export {
+  DEFAULT_SEND_QUEUE,
+  openCode,
+  SEND_BACKOFF_TYPE,
+  SEND_JOB_NAME,
+  SendJobData,
+  type SendJobOptionsInput,
+  type SendJobResult,
+  sealCode,
+  sendJobOptions,
+} from './queue/send-job.js';

@@ -1,0 +1,315 @@
+import { STATUS_CODES } from 'node:http';
+import ky from 'ky';
+import { Compile } from 'typebox/compile';
+import { classifyStatus, MessaggioError, type MessaggioErrorCode, parseRetryAfter } from './errors.js';
+import { type SendBody, type SendResultEntry, SendResultSchema } from './wire-format.js';
+
+/** How to reach Messaggio. */
+export interface MessaggioClientOptions {
+  /** Base URL incl. /api/v1, e.g. https://msg.messaggio.com/api/v1 (trailing slash tolerated). */
+  baseUrl: string;
+  /** Project login sent as the `Messaggio-Login` header. Never logged, never in error messages. */
+  login: string;
+  /**
+   * Per-request timeout, covering the response body as well as the headers.
+   * @defaultValue 10000
+   */
+  timeoutMs?: number;
+  /**
+   * For tests; defaults to global fetch.
+   * @defaultValue globalThis.fetch
+   */
+  fetch?: typeof fetch;
+}
+
+/** One SMS to one phone. */
+export interface SendSmsRequest {
+  /** E.164 with or without '+'; the client sends digits only, as Messaggio wants. */
+  phone: string;
+  /** sms.from — the sender code for API. */
+  sender: string;
+  text: string;
+  /** options.external_id — the verification id, comes back in DLRs. */
+  externalId?: string;
+  /** options.ttl, whole seconds. */
+  ttlSeconds?: number;
+  /** options.dlr_callback_url */
+  dlrCallbackUrl?: string;
+}
+
+/** What Messaggio said when it accepted the SMS. */
+export interface SendSmsResult {
+  /** Keep it: delivery reports are keyed by it. */
+  messageId: string;
+  /** Messaggio's `accepted_at`, an opaque string such as `2026-08-14T10-51-42Z`. */
+  acceptedAt: string;
+  /** Digits as Messaggio echoed them. */
+  phone: string;
+}
+
+/** The Messaggio HTTP API, as far as an OTP service needs it. */
+export interface MessaggioClient {
+  /**
+   * Sends one SMS. Throws {@link MessaggioError} on every failure; an abort through `signal`
+   * rejects with the signal's reason instead, since the caller chose to stop.
+   */
+  send(req: SendSmsRequest, options?: { signal?: AbortSignal }): Promise<SendSmsResult>;
+  /**
+   * Reachability probe for diagnostics: POSTs /send with an empty JSON object {} and returns the
+   * HTTP status and parsed {title, detail} (a 400/422 means "reachable and the login is
+   * accepted", 403 means "login rejected"). Throws MessaggioError MESSAGGIO_TIMEOUT /
+   * MESSAGGIO_NETWORK when it cannot connect.
+   */
+  probe(options?: { signal?: AbortSignal }): Promise<{ status: number; title?: string; detail?: string }>;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const E164_DIGITS = /^\+?(\d+)$/;
+const checkSendResult = Compile(SendResultSchema);
+
+interface Exchange {
+  status: number;
+  statusText: string;
+  retryAfter: string | null;
+  text: string;
+}
+
+/** Builds a client; it holds no sockets or timers of its own, so there is nothing to close. */
+export function createMessaggioClient(options: MessaggioClientOptions): MessaggioClient {
+  const { login } = options;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!login) throw new TypeError('Messaggio client: the project login is empty.');
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new TypeError(`Messaggio client: timeoutMs must be a positive number, got ${timeoutMs}.`);
+  }
+  let origin: string;
+  try {
+    origin = new URL(options.baseUrl).origin;
+  } catch {
+    throw new TypeError(`Messaggio client: baseUrl is not a URL: "${options.baseUrl}".`);
+  }
+
+  const http = ky.create({
+    prefixUrl: options.baseUrl.replace(/\/+$/, ''),
+    // Retries belong to the BullMQ worker, which owns backoff and the attempt budget; a second
+    // layer here would multiply duplicate SMS after timeouts.
+    retry: 0,
+    throwHttpErrors: false,
+    // ky's timeout stops at the response headers; ours (below) also covers the body, so a
+    // stalled body cannot hang a worker.
+    timeout: false,
+    headers: { Accept: 'application/json', 'Messaggio-Login': login },
+    fetch: releasingBody(options.fetch ?? ((input, init) => globalThis.fetch(input, init))),
+  });
+
+  // Messaggio may echo what it was sent, and the login is a credential.
+  const redact = (text: string | undefined): string | undefined =>
+    text === undefined ? undefined : text.split(login).join('[redacted]');
+
+  async function post(path: string, json: unknown, signal: AbortSignal | undefined): Promise<Exchange> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
+    try {
+      const response = await http.post(path, { json, signal: combined });
+      const text = await response.text();
+      return {
+        status: response.status,
+        statusText: response.statusText,
+        retryAfter: response.headers.get('retry-after'),
+        text,
+      };
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason ?? err;
+      if (deadline.signal.aborted) {
+        throw new MessaggioError({
+          code: 'MESSAGGIO_TIMEOUT',
+          retryable: true,
+          message: `Messaggio did not answer POST /${path} within ${timeoutMs} ms; the SMS may still have been sent.`,
+          cause: err,
+        });
+      }
+      throw new MessaggioError({
+        code: 'MESSAGGIO_NETWORK',
+        retryable: true,
+        message: `Could not reach Messaggio at ${origin} for POST /${path}: ${describeNetworkError(err)}.`,
+        cause: err,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function httpError(exchange: Exchange): MessaggioError {
+    const { code, retryable } = classifyStatus(exchange.status);
+    const problem = parseProblem(exchange.text);
+    const title = redact(problem.title);
+    const detail = redact(problem.detail);
+    const retryAfterMs = parseRetryAfter(exchange.retryAfter);
+    const statusLine = `${exchange.status} ${STATUS_CODES[exchange.status] ?? exchange.statusText}`.trim();
+    const said = [title, detail].filter(Boolean).join(': ') || 'no title or detail in the body';
+    const retryHint = retryAfterMs === undefined ? '' : `; retry after ${Math.ceil(retryAfterMs / 1000)} s`;
+    return new MessaggioError({
+      code,
+      retryable,
+      status: exchange.status,
+      retryAfterMs,
+      title,
+      detail,
+      message: `${HTTP_ERROR_SUMMARY[code]} (${statusLine})${retryHint}: ${said}`,
+    });
+  }
+
+  return {
+    async send(req, callOptions) {
+      const body = buildSendBody(req);
+      const exchange = await post('send', body, callOptions?.signal);
+      if (exchange.status < 200 || exchange.status > 299) throw httpError(exchange);
+
+      const result = readSendResult(exchange.text);
+      if (typeof result === 'string') {
+        // Retryable like any malformed 2xx (see classifyStatus): a duplicate OTP is harmless, a lost one is not.
+        throw new MessaggioError({
+          code: 'MESSAGGIO_BAD_RESPONSE',
+          retryable: true,
+          status: exchange.status,
+          message: `Messaggio answered ${exchange.status} but the body is not a send result (${result}); the SMS may have been sent.`,
+        });
+      }
+      const { entry } = result;
+      if (entry.message_id === undefined) {
+        const title = redact(entry.error?.title);
+        const detail = redact(entry.error?.detail);
+        const said = [title, detail].filter(Boolean).join(': ') || 'no reason given';
+        throw new MessaggioError({
+          code: 'MESSAGGIO_RECIPIENT_REJECTED',
+          retryable: false,
+          status: exchange.status,
+          title,
+          detail,
+          message: `Messaggio rejected the recipient: ${said}`,
+        });
+      }
+      return {
+        messageId: entry.message_id,
+        // Never observed missing; the local time keeps a delivered SMS from being reported as failed.
+        acceptedAt: result.acceptedAt ?? new Date().toISOString(),
+        phone: entry.recipient?.phone ?? body.recipients[0]?.phone ?? '',
+      };
+    },
+
+    async probe(callOptions) {
+      const exchange = await post('send', {}, callOptions?.signal);
+      const { title, detail } = parseProblem(exchange.text);
+      return {
+        status: exchange.status,
+        ...(title === undefined ? {} : { title: redact(title) }),
+        ...(detail === undefined ? {} : { detail: redact(detail) }),
+      };
+    },
+  };
+}
+
+const HTTP_ERROR_SUMMARY: Record<MessaggioErrorCode, string> = {
+  MESSAGGIO_TIMEOUT: 'Messaggio did not answer in time',
+  MESSAGGIO_NETWORK: 'Could not reach Messaggio',
+  MESSAGGIO_RATE_LIMITED: 'Messaggio is rate limiting our sends',
+  MESSAGGIO_SERVER_ERROR: 'Messaggio had a server error',
+  MESSAGGIO_REQUEST_TIMEOUT: 'Messaggio timed out reading our request',
+  MESSAGGIO_BAD_REQUEST: 'Messaggio rejected the request as invalid',
+  MESSAGGIO_UNAUTHORIZED: 'Messaggio refused the request as unauthenticated',
+  MESSAGGIO_NO_BALANCE: 'Messaggio refused to send because the account balance is used up',
+  MESSAGGIO_FORBIDDEN: 'Messaggio rejected the login',
+  MESSAGGIO_NOT_FOUND: 'Messaggio has no such endpoint; check that the base URL ends in /api/v1',
+  MESSAGGIO_RECIPIENT_REJECTED: 'Messaggio rejected the recipient',
+  MESSAGGIO_BAD_RESPONSE: 'Messaggio answered with a body that is not a send result',
+  MESSAGGIO_HTTP_ERROR: 'Messaggio answered with an unexpected HTTP status',
+};
+
+function buildSendBody(req: SendSmsRequest): SendBody {
+  const digits = E164_DIGITS.exec(req.phone)?.[1];
+  // Refused locally: these are programming errors, and Messaggio would reject them permanently anyway.
+  if (digits === undefined) {
+    throw invalidRequest('the phone must be E.164 digits with an optional leading +');
+  }
+  if (req.ttlSeconds !== undefined && (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds <= 0)) {
+    throw invalidRequest(`ttlSeconds must be a positive whole number, got ${req.ttlSeconds}`);
+  }
+  const options: NonNullable<SendBody['options']> = {};
+  if (req.ttlSeconds !== undefined) options.ttl = req.ttlSeconds;
+  if (req.externalId !== undefined) options.external_id = req.externalId;
+  if (req.dlrCallbackUrl !== undefined) options.dlr_callback_url = req.dlrCallbackUrl;
+  return {
+    recipients: [{ phone: digits }],
+    channels: ['sms'],
+    ...(Object.keys(options).length > 0 ? { options } : {}),
+    sms: { from: req.sender, content: [{ type: 'text', text: req.text }] },
+  };
+}
+
+function invalidRequest(reason: string): MessaggioError {
+  return new MessaggioError({
+    code: 'MESSAGGIO_BAD_REQUEST',
+    retryable: false,
+    message: `Refused to send an SMS through Messaggio: ${reason}.`,
+  });
+}
+
+/** The first `messages[]` entry of a 2xx (we send one recipient), or why the body is not a send result. */
+function readSendResult(text: string): { entry: SendResultEntry; acceptedAt?: string } | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return text === '' ? 'empty body' : 'not JSON';
+  }
+  if (!checkSendResult.Check(parsed)) return 'no messages[] with entries';
+  const entry = parsed.messages[0];
+  if (entry === undefined || (entry.message_id === undefined && entry.error === undefined)) {
+    return 'the entry has neither message_id nor error';
+  }
+  return { entry, acceptedAt: parsed.accepted_at };
+}
+
+function parseProblem(text: string): { title?: string; detail?: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null) return {};
+  const { title, detail } = parsed as Record<string, unknown>;
+  return {
+    ...(typeof title === 'string' ? { title } : {}),
+    ...(typeof detail === 'string' ? { detail } : {}),
+  };
+}
+
+/**
+ * ky tees every request body for retries and, when done, cancels its spare copy; per the Streams
+ * spec that cancel waits until the copy handed to fetch is finished too. A fetch that fails (or
+ * a test stub that answers) without reading the body would therefore hang send() forever, past
+ * any timeout, so the copy is released here whatever fetch did with it.
+ */
+function releasingBody(fetchImpl: typeof fetch): typeof fetch {
+  return async (input, init) => {
+    try {
+      return await fetchImpl(input, init);
+    } finally {
+      // Not awaited: this cancel only settles once ky cancels its spare copy, after we return.
+      if (input instanceof Request && !input.bodyUsed) input.body?.cancel().catch(() => {});
+    }
+  };
+}
+
+/** undici hides the useful part ("ECONNREFUSED", "other side closed") in `cause`. */
+function describeNetworkError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause;
+  if (cause instanceof Error) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    return code ? `${code} (${cause.message})` : cause.message;
+  }
+  return err.message;
+}

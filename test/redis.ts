@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    redisUrl: string;
+  }
+}
+
+/** The Redis the global setup found (REDIS_URL, local, or a testcontainer). */
+export function testRedisUrl(): string {
+  return inject('redisUrl');
+}
+
+/** A key prefix (and queue name) no other test or deployment uses. */
+export function uniquePrefix(label: string): string {
+  return `test:${label}:${randomUUID().slice(0, 8)}:`;
+}
+
+export function connectTestRedis(): Redis {
+  return new Redis(testRedisUrl(), { lazyConnect: false, maxRetriesPerRequest: 3 });
+}
+
+/**
+ * Deletes the keys under `prefix` (and BullMQ's keys for a queue of that name). Only keys
+ * this test created: never FLUSHDB on a Redis the test did not start.
+ */
+export async function deleteKeys(redis: Redis, ...patterns: string[]): Promise<void> {
+  for (const pattern of patterns) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${pattern}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  }
+}

@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config';
+
+// Workspace packages are consumed from their TypeScript source in tests (the
+// `@otp/source` export condition), so `pnpm test` needs no build step.
+// The rest are Vite's default server conditions.
+const conditions = ['@otp/source', 'module', 'node', 'development|production'];
+
+export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: ['@otp/source'] } },
+  test: {
+    include: [
+      'apps/*/src/**/*.test.ts',
+      'apps/*/test/**/*.test.ts',
+      'packages/*/src/**/*.test.ts',
+      'packages/*/test/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
+    globalSetup: ['./test/global-setup.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    // Integration tests share one Redis (isolated by key prefix and queue name) and spawn
+    // HTTP servers; two workers match the two cores CI has.
+    maxWorkers: 2,
+  },
+});
