@@ -4,6 +4,7 @@ import type { Logger } from '@otp/core';
 import Fastify, { type FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ApiConfig } from './config.js';
+import apiKeys from './plugins/api-keys.js';
 import errorHandler from './plugins/error-handler.js';
 import otp from './plugins/otp.js';
 import redis from './plugins/redis.js';
@@ -23,6 +24,7 @@ export const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) =
   fastify.addSchema(ErrorResponse);
   await fastify.register(errorHandler);
   await fastify.register(redis, { url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
+  await fastify.register(apiKeys, { keys: config.apiKeys, keyPrefix: config.redisKeyPrefix });
   await fastify.register(otp, { config });
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -10,6 +10,7 @@ import {
   splitList,
 } from '@otp/core';
 import Type, { type Static } from 'typebox';
+import { type ApiKeyEntry, parseApiKeys } from './auth/api-keys.js';
 
 export const ApiEnv = Type.Object({
   ...SharedEnv,
@@ -22,6 +23,7 @@ export const ApiEnv = Type.Object({
   BODY_LIMIT_BYTES: Type.Integer({ default: 4096, minimum: 256, maximum: 1_048_576 }),
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 50, maximum: 60_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 300_000 }),
+  API_KEYS: Type.String({ default: '' }),
 });
 export type ApiEnv = Static<typeof ApiEnv>;
 
@@ -48,6 +50,8 @@ export interface ApiConfig {
   debugMode: boolean;
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
+  /** Client API keys; empty = open API. */
+  apiKeys: ApiKeyEntry[];
   logLevel: string;
   logFile?: string;
 }
@@ -61,6 +65,7 @@ export function loadApiConfig(env: Env): ApiConfig {
   if (allowedCountries.length === 0)
     problems.push('ALLOWED_COUNTRIES: must name at least one country (e.g. RU,KZ)');
   if (unknown.length > 0) problems.push(`ALLOWED_COUNTRIES: unknown country code(s) ${unknown.join(', ')}`);
+  const apiKeys = collectProblems(problems, () => parseApiKeys(e.API_KEYS)) ?? [];
   const secret = collectProblems(problems, () => resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET));
   const debugMode = collectProblems(problems, () => resolveDebugMode(e.NODE_ENV, e.MESSAGGIO_API_KEY));
   if (problems.length > 0 || !secret || debugMode === undefined) throw new ConfigError(problems);
@@ -85,6 +90,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     debugMode,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    apiKeys,
     logLevel: e.LOG_LEVEL,
     logFile: e.LOG_FILE,
   };

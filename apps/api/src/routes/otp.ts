@@ -7,6 +7,7 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/send-otp/',
     {
+      onRequest: fastify.apiKeyAuth,
       schema: {
         summary: 'Send a one-time code by SMS',
         description:
@@ -43,6 +44,7 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/verify-otp/',
     {
+      onRequest: fastify.apiKeyAuth,
       schema: {
         summary: 'Check a one-time code',
         description: 'A right code is spent at once; each wrong one uses up an attempt.',

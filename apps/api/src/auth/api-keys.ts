@@ -1,0 +1,66 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ConfigError, splitList } from '@otp/core';
+
+export interface ApiKeyEntry {
+  /** Shown in logs and metrics instead of the key. */
+  name: string;
+  /** SHA-256 of the key: a leaked config does not leak the key. */
+  sha256: Buffer;
+  /** Requests per minute for this key; undefined = no quota. */
+  perMinute?: number;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const HEX64 = /^[0-9a-f]{64}$/i;
+
+/**
+ * Parses API_KEYS: `name:sha256hex[:per-minute quota]`, comma-separated. Make an entry
+ * with `key=$(openssl rand -hex 24); printf %s "$key" | sha256sum`.
+ */
+export function parseApiKeys(value: string): ApiKeyEntry[] {
+  const problems: string[] = [];
+  const entries: ApiKeyEntry[] = [];
+  const names = new Set<string>();
+  for (const item of splitList(value)) {
+    const [name = '', hash = '', quota, ...rest] = item.split(':');
+    // The hash is never echoed back, in case someone pasted the key itself.
+    const where = `API_KEYS entry "${name}"`;
+    if (!NAME.test(name)) problems.push(`API_KEYS: entry name "${name}" must be 1-64 letters, digits, _ . -`);
+    else if (names.has(name)) problems.push(`${where}: the name is used twice`);
+    if (!HEX64.test(hash))
+      problems.push(`${where}: the second part must be a SHA-256 in hex (64 characters)`);
+    const perMinute = quota === undefined || quota === '' ? undefined : Number(quota);
+    if (perMinute !== undefined && (!Number.isInteger(perMinute) || perMinute < 1)) {
+      problems.push(`${where}: the quota must be a whole number of requests per minute`);
+    }
+    if (rest.length > 0) problems.push(`${where}: expected name:sha256[:quota]`);
+    names.add(name);
+    entries.push({ name, sha256: Buffer.from(hash, 'hex'), perMinute });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return entries;
+}
+
+/** The key a request presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+export function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const auth = headers.authorization;
+  if (typeof auth === 'string') {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (match?.[1]) return match[1];
+  }
+  const header = headers['x-api-key'];
+  return typeof header === 'string' && header.length > 0 ? header.trim() : undefined;
+}
+
+/**
+ * Finds the entry whose hash matches the key. Every entry is compared, in constant time,
+ * so the answer's timing says nothing about which key (or how much of one) matched.
+ */
+export function matchApiKey(entries: readonly ApiKeyEntry[], key: string): ApiKeyEntry | undefined {
+  const digest = createHash('sha256').update(key, 'utf8').digest();
+  let found: ApiKeyEntry | undefined;
+  for (const entry of entries) {
+    if (timingSafeEqual(entry.sha256, digest) && !found) found = entry;
+  }
+  return found;
+}

@@ -1,0 +1,86 @@
+import { AppError, ErrorCode } from '@otp/core';
+import type { onRequestHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
+import { type ApiKeyEntry, matchApiKey, presentedKey } from '../auth/api-keys.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** onRequest hook for client routes: checks the API key when any is configured. */
+    apiKeyAuth: onRequestHookHandler;
+  }
+  interface FastifyRequest {
+    /** The caller's key entry; null on an open API (no keys configured). */
+    apiKey: ApiKeyEntry | null;
+  }
+}
+
+export interface ApiKeysPluginOptions {
+  keys: readonly ApiKeyEntry[];
+  /** Prefix for the per-key quota counters. */
+  keyPrefix: string;
+  /** The quota's window; keys' quotas are "per minute" in config. @defaultValue 60000 */
+  quotaWindowMs?: number;
+}
+
+// INCR a per-minute counter and give it its TTL when it is new; one round trip.
+const QUOTA_SCRIPT = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('PTTL', KEYS[1])}
+`;
+
+/**
+ * API keys (`API_KEYS`). With none configured the client routes are open (the mobile-app
+ * case) and per-IP limits apply instead; with any, each client route needs one.
+ */
+export default fp<ApiKeysPluginOptions>(
+  async (fastify, { keys, keyPrefix, quotaWindowMs = 60_000 }) => {
+    fastify.decorateRequest('apiKey', null);
+    const unauthorized = () =>
+      new AppError(
+        ErrorCode.UNAUTHORIZED,
+        401,
+        'A valid API key is required: Authorization: Bearer <key> or X-API-Key.',
+        {
+          headers: { 'www-authenticate': 'Bearer' },
+        },
+      );
+
+    const apiKeyAuth: onRequestHookHandler = async (request) => {
+      if (keys.length === 0) return;
+      const presented = presentedKey(request.headers);
+      const entry = presented === undefined ? undefined : matchApiKey(keys, presented);
+      if (!entry) {
+        request.log.info({ presented: presented !== undefined }, 'request refused: bad or missing API key');
+        throw unauthorized();
+      }
+      request.apiKey = entry;
+      if (entry.perMinute === undefined) return;
+      const windowStart = Math.floor(Date.now() / quotaWindowMs);
+      const [count, ttlMs] = (await fastify.redis
+        .eval(QUOTA_SCRIPT, 1, `${keyPrefix}quota:${entry.name}:${windowStart}`, quotaWindowMs)
+        .catch((err: unknown) => {
+          throw new AppError(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            503,
+            'The service is temporarily unavailable; try again shortly.',
+            {
+              cause: err,
+              headers: { 'retry-after': '5' },
+            },
+          );
+        })) as [number, number];
+      if (count > entry.perMinute) {
+        const retryAfter = Math.max(1, Math.ceil(ttlMs / 1000));
+        throw new AppError(
+          ErrorCode.API_KEY_QUOTA_EXCEEDED,
+          429,
+          `API key "${entry.name}" is over its quota of ${entry.perMinute} requests per minute.`,
+          { headers: { 'retry-after': String(retryAfter) }, details: { retry_after: retryAfter } },
+        );
+      }
+    };
+    fastify.decorate('apiKeyAuth', apiKeyAuth);
+  },
+  { name: 'api-keys', dependencies: ['redis'] },
+);

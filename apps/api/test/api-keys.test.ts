@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import { createLogger } from '@otp/core';
+import Fastify, { type FastifyRequest } from 'fastify';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/redis.js';
+import { parseApiKeys } from '../src/auth/api-keys.js';
+import apiKeys from '../src/plugins/api-keys.js';
+import errorHandler from '../src/plugins/error-handler.js';
+import redisPlugin from '../src/plugins/redis.js';
+import { buildTestApi, freshPhone, LogCapture, type TestApi } from './helper.js';
+
+const sha = (key: string) => createHash('sha256').update(key).digest('hex');
+const MOBILE_KEY = 'mobile-key-0123456789abcdef';
+const BACKEND_KEY = 'backend-key-0123456789abcdef';
+
+describe('API keys on the OTP routes', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await buildTestApi({ API_KEYS: `mobile:${sha(MOBILE_KEY)},backend:${sha(BACKEND_KEY)}:100` });
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  const send = (headers: Record<string, string>) =>
+    api.app.inject({ method: 'POST', url: '/send-otp/', headers, payload: { phone_number: freshPhone() } });
+
+  it.each([
+    ['no key', {}],
+    ['a wrong bearer key', { authorization: 'Bearer not-a-key' }],
+    ['a wrong X-API-Key', { 'x-api-key': 'not-a-key' }],
+    ['the hash instead of the key', { authorization: `Bearer ${sha(MOBILE_KEY)}` }],
+    ['Basic auth', { authorization: `Basic ${Buffer.from(`u:${MOBILE_KEY}`).toString('base64')}` }],
+  ])('refuses %s with 401 UNAUTHORIZED', async (_label, headers) => {
+    const res = await send(headers);
+    expect(res.statusCode).toBe(401);
+    expect(res.json()).toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(res.headers['www-authenticate']).toBe('Bearer');
+  });
+
+  it.each([
+    ['Authorization: Bearer', { authorization: `Bearer ${MOBILE_KEY}` }],
+    ['X-API-Key', { 'x-api-key': BACKEND_KEY }],
+  ])('accepts a right key in %s', async (_label, headers) => {
+    expect((await send(headers)).statusCode).toBe(200);
+  });
+
+  it('protects verify too, and checks the key before the body', async () => {
+    const res = await api.app.inject({ method: 'POST', url: '/verify-otp/', payload: { nonsense: true } });
+    expect(res.statusCode).toBe(401);
+  });
+
+  it('never logs the presented key', () => {
+    expect(api.logs.text).not.toContain(MOBILE_KEY);
+    expect(api.logs.text).not.toContain(BACKEND_KEY);
+    expect(api.logs.text).not.toContain('not-a-key');
+  });
+});
+
+describe('per-key quota', () => {
+  const prefix = uniquePrefix('quota');
+  let app: ReturnType<typeof Fastify>;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    redis = new Redis(testRedisUrl());
+    app = Fastify({ loggerInstance: createLogger({ service: 'test', stream: new LogCapture() }) });
+    await app.register(errorHandler);
+    await app.register(redisPlugin, { url: testRedisUrl(), commandTimeoutMs: 2000 });
+    await app.register(apiKeys, {
+      keys: parseApiKeys(`limited:${sha('limited-key')}:3,free:${sha('free-key')}`),
+      keyPrefix: prefix,
+      quotaWindowMs: 1000,
+    });
+    app.get('/probe', { onRequest: app.apiKeyAuth }, async (request: FastifyRequest) => ({ key: request.apiKey?.name }));
+    await app.ready();
+  });
+  afterAll(async () => {
+    await app.close();
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+  });
+
+  const probe = (key: string) => app.inject({ method: 'GET', url: '/probe', headers: { 'x-api-key': key } });
+
+  it('allows up to the quota, refuses after it with Retry-After, allows again in the next window', async () => {
+    // Start at the beginning of a window so all four requests fall in the same one.
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
+    for (let i = 0; i < 3; i++) expect((await probe('limited-key')).json()).toEqual({ key: 'limited' });
+    const refused = await probe('limited-key');
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toMatchObject({ code: 'API_KEY_QUOTA_EXCEEDED', retry_after: 1 });
+    expect(refused.headers['retry-after']).toBe('1');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect((await probe('limited-key')).statusCode).toBe(200);
+  });
+
+  it('does not limit a key without a quota', async () => {
+    for (let i = 0; i < 10; i++) expect((await probe('free-key')).statusCode).toBe(200);
+  });
+});
