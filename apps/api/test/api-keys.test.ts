@@ -73,7 +73,9 @@ describe('per-key quota', () => {
       keyPrefix: prefix,
       quotaWindowMs: 1000,
     });
-    app.get('/probe', { onRequest: app.apiKeyAuth }, async (request: FastifyRequest) => ({ key: request.apiKey?.name }));
+    app.get('/probe', { onRequest: app.apiKeyAuth }, async (request: FastifyRequest) => ({
+      key: request.apiKey?.name,
+    }));
     await app.ready();
   });
   afterAll(async () => {

@@ -10,6 +10,7 @@ import {
 } from '@otp/core';
 import { UnrecoverableError } from 'bullmq';
 import Value from 'typebox/value';
+import type { SendEvent, SendEventListener } from './send-events.js';
 import type { SmsTransport } from './transports/sms-transport.js';
 
 /** The parts of a BullMQ job the processor reads; real jobs satisfy it. */
@@ -30,11 +31,18 @@ export interface SendProcessorDeps {
   /** Used once when the transport fails for good (OTP_DEBUG_FALLBACK). */
   fallback?: SmsTransport;
   logger: Logger;
+  /** Told of every step; a listener that throws is logged, never fails the send. */
+  onEvent?: SendEventListener;
 }
 
 /** Whether retrying can help: only errors that say so explicitly are permanent. */
 function isPermanent(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === false;
+}
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : err instanceof Error ? err.name : 'UNKNOWN';
 }
 
 function describe(err: unknown): Record<string, unknown> {
@@ -49,6 +57,16 @@ function describe(err: unknown): Record<string, unknown> {
  */
 export function createSendProcessor(deps: SendProcessorDeps) {
   const baseLog = deps.logger.child({ component: 'processor' });
+  async function emit(event: SendEvent): Promise<void> {
+    try {
+      await deps.onEvent?.(event);
+    } catch (err) {
+      baseLog.error(
+        { err, event: event.type, verificationId: event.verificationId },
+        'send event listener failed',
+      );
+    }
+  }
 
   return async function processSendJob(job: SendJob): Promise<SendJobResult> {
     if (!Value.Check(SendJobData, job.data)) {
@@ -72,6 +90,12 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       // Expired, spent, replaced by a newer code, or dead after wrong guesses: an SMS now
       // would carry a code that cannot work.
       log.info({ reason: live.reason }, 'skipped: code is no longer usable');
+      await emit({
+        type: 'skipped',
+        verificationId: data.verificationId,
+        country: data.country,
+        reason: live.reason,
+      });
       return { outcome: 'skipped', skippedBecause: live.reason };
     }
 
@@ -93,19 +117,26 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       verificationId: data.verificationId,
       ttlSeconds: Math.max(1, Math.floor(live.ttlMs / 1000)),
     };
+    const ids = { verificationId: data.verificationId, country: data.country, attempt };
+    const transport = deps.transport.name;
+    await emit({ type: 'sending', ...ids });
     try {
       const receipt = await deps.transport.send(message);
+      const latencyMs = Date.now() - data.acceptedAt;
       log.info(
-        {
-          transport: deps.transport.name,
-          providerMessageId: receipt.providerMessageId,
-          latencyMs: Date.now() - data.acceptedAt,
-        },
+        { transport, providerMessageId: receipt.providerMessageId, latencyMs },
         'sms handed to provider',
       );
+      await emit({
+        type: 'sent',
+        ...ids,
+        transport,
+        providerMessageId: receipt.providerMessageId,
+        latencyMs,
+      });
       return {
-        outcome: deps.transport.name === 'messaggio' ? 'sent' : 'debug',
-        transport: deps.transport.name,
+        outcome: transport === 'messaggio' ? 'sent' : 'debug',
+        transport,
         providerMessageId: receipt.providerMessageId,
       };
     } catch (err) {
@@ -113,9 +144,18 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       const lastAttempt = permanent || attempt >= maxAttempts;
       if (!lastAttempt) {
         log.warn({ err: describe(err), maxAttempts }, 'send failed; will retry');
+        await emit({ type: 'retrying', ...ids, transport, errorCode: errorCode(err) });
         throw err;
       }
       log.error({ err: describe(err), maxAttempts, permanent }, 'send failed for good');
+      await emit({
+        type: 'failed',
+        ...ids,
+        transport,
+        errorCode: errorCode(err),
+        reason: err instanceof Error ? err.message : String(err),
+        permanent,
+      });
       if (deps.fallback) {
         await deps.fallback.send(message);
       }
