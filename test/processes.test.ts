@@ -54,6 +54,8 @@ function isolatedEnv(): Record<string, string> {
     REDIS_KEY_PREFIX: prefix,
     QUEUE_NAME: prefix.replaceAll(':', '-').replace(/-$/, ''),
     NODE_ENV: 'development',
+    // The worker's metrics port stays closed: a developer's running worker may hold 9464.
+    METRICS_PORT: '0',
   };
 }
 

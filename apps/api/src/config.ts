@@ -10,7 +10,15 @@ import {
   splitList,
 } from '@otp/core';
 import Type, { type Static } from 'typebox';
+import { type AdminCredentials, parseAdminCredentials } from './auth/admin-credentials.js';
 import { type ApiKeyEntry, parseApiKeys } from './auth/api-keys.js';
+import {
+  parseBlockedPrefixes,
+  parseCountryLimits,
+  parseTestNumbers,
+  parseTrustProxy,
+} from './auth/parse-lists.js';
+import type { SendLimitSettings } from './services/send-limits.js';
 
 export const ApiEnv = Type.Object({
   ...SharedEnv,
@@ -24,6 +32,23 @@ export const ApiEnv = Type.Object({
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 50, maximum: 60_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 300_000 }),
   API_KEYS: Type.String({ default: '' }),
+  // The last path segment of the delivery report URL; unset = no webhook route (404).
+  MESSAGGIO_WEBHOOK_SECRET: Type.Optional(
+    Type.String({ minLength: 16, maxLength: 256, pattern: '^[A-Za-z0-9_~.-]+$' }),
+  ),
+  OTP_SENDS_PER_PHONE_PER_HOUR: Type.Integer({ default: 5, minimum: 0 }),
+  OTP_SENDS_PER_PHONE_PER_DAY: Type.Integer({ default: 10, minimum: 0 }),
+  OTP_SENDS_PER_IP_PER_HOUR: Type.Integer({ default: 20, minimum: 0 }),
+  OTP_FAILED_VERIFIES_PER_PHONE_PER_HOUR: Type.Integer({ default: 10, minimum: 0 }),
+  SMS_COUNTRY_DAILY_LIMITS: Type.String({ default: '' }),
+  SMS_DAILY_BUDGET: Type.Integer({ default: 0, minimum: 0 }),
+  TRUST_PROXY: Type.String({ default: 'false' }),
+  BLOCKED_PREFIXES: Type.String({ default: '' }),
+  TEST_PHONE_NUMBERS: Type.String({ default: '' }),
+  // Admin routes (Bull Board, /metrics): Basic user and password, and/or a key's SHA-256.
+  ADMIN_USER: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 256 })),
+  ADMIN_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
 });
 export type ApiEnv = Static<typeof ApiEnv>;
 
@@ -52,6 +77,20 @@ export interface ApiConfig {
   shutdownTimeoutMs: number;
   /** Client API keys; empty = open API. */
   apiKeys: ApiKeyEntry[];
+  /** Secret path segment of POST /webhooks/messaggio/:secret; undefined = route answers 404. */
+  messaggioWebhookSecret?: string;
+  /** Send limits (0 = off); see services/send-limits.ts. */
+  limits: Omit<SendLimitSettings, 'keyPrefix'>;
+  /** Wrong verifies per phone per hour, across codes; 0 = off. */
+  failedVerifiesPerHour: number;
+  /** Fastify trustProxy: whether (and which) X-Forwarded-For to believe. */
+  trustProxy: boolean | number | string[];
+  /** E.164 prefixes refused with 403 PHONE_BLOCKED. */
+  blockedPrefixes: string[];
+  /** Fixed codes for app-store reviewers and QA; no SMS is sent to these. */
+  testNumbers: Map<string, string>;
+  /** Admin credentials; undefined = admin routes off (404), /metrics open. */
+  admin: AdminCredentials | undefined;
   logLevel: string;
   logFile?: string;
 }
@@ -66,6 +105,14 @@ export function loadApiConfig(env: Env): ApiConfig {
     problems.push('ALLOWED_COUNTRIES: must name at least one country (e.g. RU,KZ)');
   if (unknown.length > 0) problems.push(`ALLOWED_COUNTRIES: unknown country code(s) ${unknown.join(', ')}`);
   const apiKeys = collectProblems(problems, () => parseApiKeys(e.API_KEYS)) ?? [];
+  const countryDaily = collectProblems(problems, () => parseCountryLimits(e.SMS_COUNTRY_DAILY_LIMITS)) ?? {};
+  const blockedPrefixes = collectProblems(problems, () => parseBlockedPrefixes(e.BLOCKED_PREFIXES)) ?? [];
+  const testNumbers =
+    collectProblems(problems, () => parseTestNumbers(e.TEST_PHONE_NUMBERS, e.OTP_LENGTH)) ??
+    new Map<string, string>();
+  const admin = collectProblems(problems, () =>
+    parseAdminCredentials({ user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, apiKeySha256: e.ADMIN_API_KEY }),
+  );
   const secret = collectProblems(problems, () => resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET));
   const debugMode = collectProblems(problems, () => resolveDebugMode(e.NODE_ENV, e.MESSAGGIO_API_KEY));
   if (problems.length > 0 || !secret || debugMode === undefined) throw new ConfigError(problems);
@@ -91,6 +138,19 @@ export function loadApiConfig(env: Env): ApiConfig {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     apiKeys,
+    messaggioWebhookSecret: e.MESSAGGIO_WEBHOOK_SECRET,
+    limits: {
+      perPhonePerHour: e.OTP_SENDS_PER_PHONE_PER_HOUR,
+      perPhonePerDay: e.OTP_SENDS_PER_PHONE_PER_DAY,
+      perIpPerHour: e.OTP_SENDS_PER_IP_PER_HOUR,
+      countryDaily,
+      dailyBudget: e.SMS_DAILY_BUDGET,
+    },
+    failedVerifiesPerHour: e.OTP_FAILED_VERIFIES_PER_PHONE_PER_HOUR,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    blockedPrefixes,
+    testNumbers,
+    admin,
     logLevel: e.LOG_LEVEL,
     logFile: e.LOG_FILE,
   };

@@ -20,7 +20,8 @@ if (config.insecureSecret) logger.warn('OTP_SECRET is not set: using the built-i
 if (config.debugMode)
   logger.warn('debug mode: no MESSAGGIO_API_KEY, answers carry debug_code and no SMS is sent');
 
-const app = await createApp({ config, logger });
+// Process metrics (CPU, memory, event loop) once, here: one process, one set of observers.
+const app = await createApp({ config, logger, processMetrics: true });
 
 // Stop accepting connections, let requests in flight finish, close Redis; give up after
 // the deadline so a stuck request cannot keep a pod from terminating.

@@ -30,7 +30,7 @@ export interface TestApi {
  * The real API (real Redis, real BullMQ queue) under a key prefix and queue name of its
  * own. `env` overrides the test defaults.
  */
-export async function buildTestApi(env: Env = {}): Promise<TestApi> {
+export async function buildTestApi(env: Env = {}, options: { clock?: () => number } = {}): Promise<TestApi> {
   const prefix = uniquePrefix('api');
   const queueName = prefix.replaceAll(':', '-').replace(/-$/, '');
   const config = loadApiConfig({
@@ -40,12 +40,15 @@ export async function buildTestApi(env: Env = {}): Promise<TestApi> {
     QUEUE_NAME: queueName,
     OTP_SECRET: 'test-secret-0123456789abcdef0123456789',
     LOG_LEVEL: 'info',
+    // Every inject() comes from 127.0.0.1; tests of the per-IP limit turn it back on.
+    OTP_SENDS_PER_IP_PER_HOUR: '0',
     ...env,
   });
   const logs = new LogCapture();
   const app = await createApp({
     config,
     logger: createLogger({ service: 'otp-api', level: 'info', stream: logs }),
+    clock: options.clock,
   });
   await app.ready();
   const redis = new Redis(testRedisUrl());

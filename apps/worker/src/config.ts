@@ -21,6 +21,14 @@ export const WorkerEnv = Type.Object({
   SMS_RATE_LIMIT_PER_SECOND: Type.Integer({ default: 0, minimum: 0, maximum: 100_000 }),
   SMS_RETRY_MAX_DELAY_MS: Type.Integer({ default: 60_000, minimum: 100, maximum: 3_600_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 0, maximum: 600_000 }),
+  // With both set, each SMS asks Messaggio to POST its delivery reports to our API.
+  PUBLIC_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 512 })),
+  MESSAGGIO_WEBHOOK_SECRET: Type.Optional(
+    Type.String({ minLength: 16, maxLength: 256, pattern: '^[A-Za-z0-9_~.-]+$' }),
+  ),
+  // The worker's /metrics, /health/live and /health/ready; 0 turns the port off.
+  METRICS_PORT: Type.Integer({ default: 9464, minimum: 0, maximum: 65_535 }),
+  METRICS_HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
 });
 export type WorkerEnv = Static<typeof WorkerEnv>;
 
@@ -35,7 +43,14 @@ export interface WorkerConfig {
   otpMaxAttempts: number;
   concurrency: number;
   /** Set when a Messaggio key is configured; absent in debug mode. */
-  messaggio?: { baseUrl: string; login: string; sender: string; timeoutMs: number };
+  messaggio?: {
+    baseUrl: string;
+    login: string;
+    sender: string;
+    timeoutMs: number;
+    /** `${PUBLIC_BASE_URL}/webhooks/messaggio/${MESSAGGIO_WEBHOOK_SECRET}` when both are set. */
+    dlrCallbackUrl?: string;
+  };
   /** No Messaggio key: every code goes to the log instead of an SMS. */
   debugMode: boolean;
   /** When Messaggio fails for good, also write the code to the log. */
@@ -44,6 +59,9 @@ export interface WorkerConfig {
   rateLimitPerSecond: number;
   retryMaxDelayMs: number;
   shutdownTimeoutMs: number;
+  /** Port for /metrics and /health/*; 0 = off. */
+  metricsPort: number;
+  metricsHost: string;
   logLevel: string;
   logFile?: string;
 }
@@ -79,6 +97,11 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
             login: e.MESSAGGIO_API_KEY,
             sender: e.MESSAGGIO_SENDER,
             timeoutMs: e.MESSAGGIO_TIMEOUT_MS,
+            ...(e.PUBLIC_BASE_URL && e.MESSAGGIO_WEBHOOK_SECRET
+              ? {
+                  dlrCallbackUrl: `${e.PUBLIC_BASE_URL.replace(/\/+$/, '')}/webhooks/messaggio/${e.MESSAGGIO_WEBHOOK_SECRET}`,
+                }
+              : {}),
           }
         : undefined,
     debugMode,
@@ -88,6 +111,8 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     rateLimitPerSecond: e.SMS_RATE_LIMIT_PER_SECOND,
     retryMaxDelayMs: e.SMS_RETRY_MAX_DELAY_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    metricsPort: e.METRICS_PORT,
+    metricsHost: e.METRICS_HOST,
     logLevel: e.LOG_LEVEL,
     logFile: e.LOG_FILE,
   };

@@ -57,14 +57,12 @@ function describe(err: unknown): Record<string, unknown> {
  */
 export function createSendProcessor(deps: SendProcessorDeps) {
   const baseLog = deps.logger.child({ component: 'processor' });
-  async function emit(event: SendEvent): Promise<void> {
+  // `log` is the job's logger, so even this line carries the verification and request ids.
+  async function emit(log: Logger, event: SendEvent): Promise<void> {
     try {
       await deps.onEvent?.(event);
     } catch (err) {
-      baseLog.error(
-        { err, event: event.type, verificationId: event.verificationId },
-        'send event listener failed',
-      );
+      log.error({ err, event: event.type }, 'send event listener failed');
     }
   }
 
@@ -90,7 +88,7 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       // Expired, spent, replaced by a newer code, or dead after wrong guesses: an SMS now
       // would carry a code that cannot work.
       log.info({ reason: live.reason }, 'skipped: code is no longer usable');
-      await emit({
+      await emit(log, {
         type: 'skipped',
         verificationId: data.verificationId,
         country: data.country,
@@ -115,11 +113,12 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       text: renderTemplate(deps.template, code),
       code,
       verificationId: data.verificationId,
+      requestId: data.requestId,
       ttlSeconds: Math.max(1, Math.floor(live.ttlMs / 1000)),
     };
     const ids = { verificationId: data.verificationId, country: data.country, attempt };
     const transport = deps.transport.name;
-    await emit({ type: 'sending', ...ids });
+    await emit(log, { type: 'sending', ...ids });
     try {
       const receipt = await deps.transport.send(message);
       const latencyMs = Date.now() - data.acceptedAt;
@@ -127,7 +126,7 @@ export function createSendProcessor(deps: SendProcessorDeps) {
         { transport, providerMessageId: receipt.providerMessageId, latencyMs },
         'sms handed to provider',
       );
-      await emit({
+      await emit(log, {
         type: 'sent',
         ...ids,
         transport,
@@ -144,11 +143,11 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       const lastAttempt = permanent || attempt >= maxAttempts;
       if (!lastAttempt) {
         log.warn({ err: describe(err), maxAttempts }, 'send failed; will retry');
-        await emit({ type: 'retrying', ...ids, transport, errorCode: errorCode(err) });
+        await emit(log, { type: 'retrying', ...ids, transport, errorCode: errorCode(err) });
         throw err;
       }
       log.error({ err: describe(err), maxAttempts, permanent }, 'send failed for good');
-      await emit({
+      await emit(log, {
         type: 'failed',
         ...ids,
         transport,

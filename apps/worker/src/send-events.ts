@@ -35,3 +35,17 @@ export type SendEvent =
   | { type: 'skipped'; verificationId: string; country: string; reason: string };
 
 export type SendEventListener = (event: SendEvent) => void | Promise<void>;
+
+/**
+ * One listener that tells each of `listeners` (status, metrics, …) about every event. One
+ * that throws does not keep the event from the others; the first failure is rethrown for
+ * the processor to log.
+ */
+export function composeSendListeners(...listeners: Array<SendEventListener | undefined>): SendEventListener {
+  const active = listeners.filter((listener): listener is SendEventListener => listener !== undefined);
+  return async (event) => {
+    const results = await Promise.allSettled(active.map(async (listener) => listener(event)));
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
+  };
+}

@@ -46,7 +46,9 @@ export function createSendWorker(options: SendWorkerOptions): Worker<SendJobData
     },
   });
   worker.on('error', (err) => log.error({ err }, 'worker error'));
-  worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled; another worker will pick it up'));
+  worker.on('stalled', (jobId) =>
+    log.warn({ jobId, verificationId: jobId }, 'job stalled; another worker will pick it up'),
+  );
   worker.on('ready', () => log.info({ concurrency: options.concurrency }, 'worker ready'));
   return worker;
 }

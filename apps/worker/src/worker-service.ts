@@ -1,10 +1,13 @@
-import { createCodeStore, deriveKeys, type Logger } from '@otp/core';
+import { createCodeStore, createStatusStore, deriveKeys, type Logger } from '@otp/core';
 import { createMessaggioClient } from '@otp/messaggio';
 import type { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { WorkerConfig } from './config.js';
+import { createWorkerTelemetry, type WorkerTelemetry } from './metrics/worker-telemetry.js';
 import { createSendProcessor } from './processor.js';
+import { composeSendListeners } from './send-events.js';
 import { createSendWorker } from './send-worker.js';
+import { createStatusListener } from './status-listener.js';
 import { createDebugTransport } from './transports/debug-transport.js';
 import { createMessaggioTransport } from './transports/messaggio-transport.js';
 import type { SmsTransport } from './transports/sms-transport.js';
@@ -12,6 +15,8 @@ import type { SmsTransport } from './transports/sms-transport.js';
 export interface WorkerService {
   worker: Worker;
   transport: SmsTransport;
+  /** Metrics registry and the METRICS_PORT server (/metrics, /health/live, /health/ready). */
+  telemetry: WorkerTelemetry;
   /**
    * Stops taking jobs and waits for those in flight, at most `deadlineMs`; then abandons
    * them (their locks expire and another worker retries them: nothing is lost) and closes
@@ -34,8 +39,19 @@ export function createWorkerService(config: WorkerConfig, logger: Logger): Worke
           timeoutMs: config.messaggio.timeoutMs,
         }),
         sender: config.messaggio.sender,
+        dlrCallbackUrl: config.messaggio.dlrCallbackUrl,
       })
     : createDebugTransport(logger, 'debug-mode');
+
+  const telemetry = createWorkerTelemetry({
+    connection,
+    queueName: config.queueName,
+    queuePrefix: config.queuePrefix,
+    provider: transport.name,
+    port: config.metricsPort,
+    host: config.metricsHost,
+    logger,
+  });
 
   const processor = createSendProcessor({
     store: createCodeStore({
@@ -51,6 +67,10 @@ export function createWorkerService(config: WorkerConfig, logger: Logger): Worke
     transport,
     fallback: config.messaggio && config.debugFallback ? createDebugTransport(logger, 'fallback') : undefined,
     logger,
+    onEvent: composeSendListeners(
+      createStatusListener(createStatusStore({ redis: connection, keyPrefix: config.redisKeyPrefix })),
+      telemetry.metrics.onSendEvent,
+    ),
   });
 
   const worker = createSendWorker({
@@ -63,6 +83,7 @@ export function createWorkerService(config: WorkerConfig, logger: Logger): Worke
     processor,
     logger,
   });
+  telemetry.serve(worker);
 
   let closing: Promise<'drained' | 'deadline'> | undefined;
   async function close(deadlineMs = config.shutdownTimeoutMs): Promise<'drained' | 'deadline'> {
@@ -77,6 +98,7 @@ export function createWorkerService(config: WorkerConfig, logger: Logger): Worke
         logger.warn({ deadlineMs }, 'shutdown deadline passed; abandoning jobs in flight');
         await worker.close(true);
       }
+      await telemetry.close();
       await connection.quit();
       return outcome;
     } finally {
@@ -87,6 +109,7 @@ export function createWorkerService(config: WorkerConfig, logger: Logger): Worke
   return {
     worker,
     transport,
+    telemetry,
     close(deadlineMs) {
       closing ??= close(deadlineMs);
       return closing;

@@ -1,7 +1,7 @@
 import { createApp } from '@otp/api';
 import { loadApiConfig } from '@otp/api/config';
 import { createLogger, type Env } from '@otp/core';
-import { createFakeMessaggio, type FakeMessaggio } from '@otp/messaggio';
+import { createFakeMessaggio, type DeliveryReportOptions, type FakeMessaggio } from '@otp/messaggio';
 import { Redis } from 'ioredis';
 import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/redis.js';
 import { LogCapture } from '../../api/test/helper.js';
@@ -10,6 +10,7 @@ import { createWorkerService, type WorkerService } from '../src/worker-service.j
 
 export const FAKE_LOGIN = 'e2e-project-login';
 export const FAKE_SENDER = 'OTPTEST';
+export const WEBHOOK_SECRET = 'e2e-webhook-secret-0123456789';
 
 export interface System {
   api: Awaited<ReturnType<typeof createApp>>;
@@ -32,8 +33,14 @@ export async function startSystem(options: {
   messaggio: boolean;
   env?: Env;
   startWorker?: boolean;
+  /** The fake POSTs delivery reports to the API, which then listens on a free port. */
+  deliveryReports?: boolean | DeliveryReportOptions;
 }): Promise<System> {
-  const fake = await createFakeMessaggio({ logins: [FAKE_LOGIN], senders: [FAKE_SENDER] });
+  const fake = await createFakeMessaggio({
+    logins: [FAKE_LOGIN],
+    senders: [FAKE_SENDER],
+    deliveryReports: options.deliveryReports,
+  });
   const prefix = uniquePrefix('e2e');
   const queueName = prefix.replaceAll(':', '-').replace(/-$/, '');
   const env: Env = {
@@ -47,6 +54,8 @@ export async function startSystem(options: {
     SMS_RETRY_MAX_DELAY_MS: '200',
     WORKER_CONCURRENCY: '4',
     SHUTDOWN_TIMEOUT_MS: '5000',
+    // No HTTP port unless a test asks for one: parallel test files would fight over 9464.
+    METRICS_PORT: '0',
     ...(options.messaggio
       ? {
           MESSAGGIO_API_KEY: FAKE_LOGIN,
@@ -55,6 +64,7 @@ export async function startSystem(options: {
           MESSAGGIO_TIMEOUT_MS: '500',
         }
       : {}),
+    ...(options.deliveryReports ? { MESSAGGIO_WEBHOOK_SECRET: WEBHOOK_SECRET } : {}),
     ...options.env,
   };
   const apiLogs = new LogCapture();
@@ -64,6 +74,10 @@ export async function startSystem(options: {
     logger: createLogger({ service: 'otp-api', stream: apiLogs }),
   });
   await api.ready();
+  if (options.deliveryReports) {
+    // The worker reads its config when it starts, after this: it learns where reports go.
+    env.PUBLIC_BASE_URL = await api.listen({ port: 0, host: '127.0.0.1' });
+  }
   const redis = new Redis(testRedisUrl());
   const system: System = {
     api,
@@ -81,8 +95,9 @@ export async function startSystem(options: {
     },
     async close() {
       await system.worker?.close(2000);
-      await api.close();
+      // The fake first: its delivery reports would otherwise keep knocking on a closed API.
       await fake.close();
+      await api.close();
       await deleteKeys(redis, prefix, `bull:${queueName}:`);
       await redis.quit();
     },

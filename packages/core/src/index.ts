@@ -4,6 +4,7 @@ export {
   createCodeStore,
   type IssueResult,
   type LiveResult,
+  type SendLimit,
   type VerifyResult,
 } from './code-store/code-store.js';
 export { LuaScript } from './code-store/lua-script.js';
@@ -35,6 +36,12 @@ export {
   type PhoneRejection,
 } from './phone/normalize.js';
 export {
+  QUEUE_DEPTH_STATES,
+  type QueueDepthState,
+  queueDepthReader,
+  readQueueDepth,
+} from './queue/queue-depth.js';
+export {
   DEFAULT_SEND_QUEUE,
   openCode,
   SEND_BACKOFF_TYPE,
@@ -45,3 +52,22 @@ export {
   sealCode,
   sendJobOptions,
 } from './queue/send-job.js';
+export {
+  createStatusStore,
+  type DeliveryReportInput,
+  type DeliveryReportResult,
+  type StatusStore,
+  type StatusStoreOptions,
+  type VerificationRecord,
+  type WriteOutcome,
+  type WriteResult,
+} from './status/status-store.js';
+export {
+  DELIVERY_REPORT_CODE,
+  type DeliveryReportMeaning,
+  interpretDeliveryReport,
+  STATUS_RANK,
+  type StoredStatus,
+  VERIFICATION_STATUSES,
+  type VerificationStatus,
+} from './status/verification-status.js';

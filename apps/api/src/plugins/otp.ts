@@ -12,8 +12,8 @@ declare module 'fastify' {
 }
 
 /** The OTP service and its producer queue, built from config and the shared Redis. */
-export default fp<{ config: ApiConfig }>(
-  async (fastify, { config }) => {
+export default fp<{ config: ApiConfig; clock?: () => number }>(
+  async (fastify, { config, clock }) => {
     const queue = new Queue(config.queueName || DEFAULT_SEND_QUEUE, {
       connection: fastify.redis,
       prefix: config.queuePrefix,
@@ -26,6 +26,7 @@ export default fp<{ config: ApiConfig }>(
       ttlSeconds: config.otpTtlSeconds,
       maxAttempts: config.otpMaxAttempts,
       resendCooldownSeconds: config.resendCooldownSeconds,
+      failedVerifies: { max: config.failedVerifiesPerHour, windowMs: 3_600_000 },
     });
     fastify.decorate('sendQueue', queue);
     fastify.decorate(
@@ -40,11 +41,16 @@ export default fp<{ config: ApiConfig }>(
         resendCooldownSeconds: config.resendCooldownSeconds,
         jobOptions: { maxAttempts: config.smsMaxAttempts, backoffDelayMs: config.smsRetryBaseDelayMs },
         debugMode: config.debugMode,
+        status: fastify.statusStore,
+        limits: { ...config.limits, keyPrefix: config.redisKeyPrefix },
+        blockedPrefixes: config.blockedPrefixes,
+        testNumbers: config.testNumbers,
+        now: clock,
       }),
     );
     fastify.addHook('onClose', async () => {
       await queue.close();
     });
   },
-  { name: 'otp', dependencies: ['redis'] },
+  { name: 'otp', dependencies: ['redis', 'status-store'] },
 );

@@ -5,7 +5,7 @@ import { whileRedisAnswers } from '../services/redis-errors.js';
 
 const Health = Type.Object({ status: Type.Literal('ok') });
 
-/** Liveness (the process answers) and readiness (Redis answers), for orchestrators. */
+/** Liveness (the process answers) and readiness (Redis and the send queue answer), for orchestrators. */
 const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
     '/health/live',
@@ -16,7 +16,11 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/health/ready',
     { schema: { tags: ['health'], response: { 200: Health, 503: errorRef } }, logLevel: 'warn' },
     async () => {
-      await whileRedisAnswers(() => fastify.redis.ping());
+      // The queue check runs a BullMQ script against the queue's own keys: a request that
+      // passes readiness can also enqueue its SMS.
+      await whileRedisAnswers(() =>
+        Promise.all([fastify.redis.ping(), fastify.sendQueue.getJobCounts('waiting')]),
+      );
       return { status: 'ok' as const };
     },
   );

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { errorRef } from '../schemas/errors.js';
+import { clientErrors } from '../schemas/errors.js';
 import { SendOtpBody, SendOtpResponse, VerifyOtpBody, VerifyOtpResponse } from '../schemas/otp.js';
 
 /** The two endpoints existing clients call; paths answer with and without the trailing slash. */
@@ -7,28 +7,25 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/send-otp/',
     {
+      // Feeds otp_sends_total (plugins/metrics.ts reads the result off the answer).
+      config: { otpMetric: 'send' },
       onRequest: fastify.apiKeyAuth,
+      preHandler: fastify.idempotency,
       schema: {
         summary: 'Send a one-time code by SMS',
         description:
           'Stores a new code for the phone (replacing any earlier one) and queues the SMS. The answer does not wait for delivery.',
         tags: ['otp'],
         body: SendOtpBody,
-        response: {
-          200: SendOtpResponse,
-          400: errorRef,
-          403: errorRef,
-          415: errorRef,
-          413: errorRef,
-          429: errorRef,
-          503: errorRef,
-        },
+        response: { 200: SendOtpResponse, ...clientErrors([400, 401, 403, 409, 413, 415, 422, 429, 503]) },
       },
     },
     async (request) => {
       const sent = await fastify.otp.send(request.body.phone_number, {
         requestId: request.id,
         log: request.log,
+        ip: request.ip,
+        apiKeyName: request.apiKey?.name,
       });
       return {
         message: 'SMS код отправлен успешно',
@@ -44,27 +41,22 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/verify-otp/',
     {
+      config: { otpMetric: 'verify' },
       onRequest: fastify.apiKeyAuth,
       schema: {
         summary: 'Check a one-time code',
         description: 'A right code is spent at once; each wrong one uses up an attempt.',
         tags: ['otp'],
         body: VerifyOtpBody,
-        response: {
-          200: VerifyOtpResponse,
-          400: errorRef,
-          403: errorRef,
-          415: errorRef,
-          413: errorRef,
-          429: errorRef,
-          503: errorRef,
-        },
+        response: { 200: VerifyOtpResponse, ...clientErrors([400, 401, 403, 413, 415, 429, 503]) },
       },
     },
     async (request) => {
       const { phone } = await fastify.otp.verify(request.body.phone_number, request.body.code, {
         requestId: request.id,
         log: request.log,
+        ip: request.ip,
+        apiKeyName: request.apiKey?.name,
       });
       return { message: 'Код подтвержден', phone_number: phone, verified: true as const };
     },

@@ -1,10 +1,11 @@
 import Type from 'typebox';
+import { ErrorCodeSchema } from './error-codes.js';
 
 /** Every error answer: a stable machine `code` and a sentence for people. */
 export const ErrorResponse = Type.Object(
   {
     statusCode: Type.Integer({ examples: [400] }),
-    code: Type.String({ description: 'Stable machine-readable error code', examples: ['PHONE_INVALID'] }),
+    code: ErrorCodeSchema,
     error: Type.String({ description: 'HTTP reason phrase', examples: ['Bad Request'] }),
     message: Type.String({
       description: 'What went wrong, for people',
@@ -19,3 +20,8 @@ export const ErrorResponse = Type.Object(
 );
 
 export const errorRef = Type.Ref('ErrorResponse');
+
+/** Response schemas for the error statuses a route can answer with, all the same shape. */
+export function clientErrors<const S extends number>(statuses: readonly S[]): Record<S, typeof errorRef> {
+  return Object.fromEntries(statuses.map((status) => [status, errorRef])) as Record<S, typeof errorRef>;
+}

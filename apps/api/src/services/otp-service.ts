@@ -12,12 +12,44 @@ import {
   type SecretKeys,
   type SendJobData,
   type SendJobOptionsInput,
+  type StatusStore,
   sealCode,
   sendJobOptions,
 } from '@otp/core';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import { whileRedisAnswers } from './redis-errors.js';
+import { buildSendLimits, type SendLimitName, type SendLimitSettings } from './send-limits.js';
+
+const LIMIT_ERRORS: Record<SendLimitName, { code: ErrorCode; message: (retryAfter: number) => string }> = {
+  phone_hour: {
+    code: ErrorCode.PHONE_SEND_LIMIT,
+    message: (s) => `Too many codes sent to this number this hour; try again in ${s} s.`,
+  },
+  phone_day: {
+    code: ErrorCode.PHONE_SEND_LIMIT,
+    message: (s) => `Too many codes sent to this number today; try again in ${s} s.`,
+  },
+  ip_hour: {
+    code: ErrorCode.IP_SEND_LIMIT,
+    message: (s) => `Too many codes requested from this address; try again in ${s} s.`,
+  },
+  country_day: {
+    code: ErrorCode.COUNTRY_SEND_LIMIT,
+    message: (s) => `The daily SMS limit for this country is reached; try again in ${s} s.`,
+  },
+  daily_budget: {
+    code: ErrorCode.SMS_BUDGET_EXHAUSTED,
+    message: (s) => `The daily SMS budget is spent; sending resumes in ${s} s.`,
+  },
+};
+
+function tooMany(code: ErrorCode, message: string, retryAfterSeconds: number): AppError {
+  return new AppError(code, 429, message, {
+    headers: { 'retry-after': String(retryAfterSeconds) },
+    details: { retry_after: retryAfterSeconds },
+  });
+}
 
 export interface OtpServiceOptions {
   store: CodeStore;
@@ -30,6 +62,15 @@ export interface OtpServiceOptions {
   jobOptions: SendJobOptionsInput;
   /** Put the code in the answer (no real SMS provider configured). */
   debugMode: boolean;
+  /** Records queued and verified for GET /verifications/:id. @defaultValue undefined (not recorded) */
+  status?: Pick<StatusStore, 'queued' | 'verified'>;
+  limits: SendLimitSettings;
+  /** E.164 prefixes refused with 403 PHONE_BLOCKED. */
+  blockedPrefixes: readonly string[];
+  /** E.164 → fixed code; these get no SMS but otherwise behave like any number. */
+  testNumbers: ReadonlyMap<string, string>;
+  /** The clock limits are measured with. @defaultValue Date.now */
+  now?: () => number;
 }
 
 export interface SendOutcome {
@@ -43,6 +84,10 @@ export interface SendOutcome {
 export interface RequestContext {
   requestId: string;
   log: FastifyBaseLogger;
+  /** The caller's address (per-IP limits apply only to callers without an API key). */
+  ip?: string;
+  /** Set when the caller presented an API key. */
+  apiKeyName?: string;
 }
 
 export interface OtpService {
@@ -56,6 +101,7 @@ export interface OtpService {
 
 export function createOtpService(options: OtpServiceOptions): OtpService {
   const { store, queue, keys } = options;
+  const now = options.now ?? Date.now;
 
   function normalize(input: string | number): NormalizedPhone {
     const result = normalizePhone(String(input), { allowedCountries: options.allowedCountries });
@@ -64,6 +110,12 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       throw new AppError(ErrorCode.COUNTRY_NOT_ALLOWED, 403, result.reason);
     }
     throw new AppError(ErrorCode.PHONE_INVALID, 400, result.reason);
+  }
+
+  function refuseBlocked(phone: string): void {
+    if (options.blockedPrefixes.some((prefix) => phone.startsWith(prefix))) {
+      throw new AppError(ErrorCode.PHONE_BLOCKED, 403, 'Codes cannot be sent to this number.');
+    }
   }
 
   // A code sent as a JSON number has lost its leading zeros; put them back.
@@ -75,32 +127,71 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
     return code;
   }
 
+  // The code is already issued (or spent) when a status is written: a failed write is
+  // logged, never turned into the request's failure.
+  async function recordStatus(log: FastifyBaseLogger, write: () => Promise<unknown> | undefined) {
+    try {
+      await write();
+    } catch (err) {
+      log.error({ err }, 'could not record verification status');
+    }
+  }
+
   return {
     async send(phoneInput, ctx) {
       const { e164: phone, country } = normalize(phoneInput);
+      refuseBlocked(phone);
       const verificationId = randomUUID();
-      const code = generateCode(options.otpLength);
+      const testCode = options.testNumbers.get(phone);
+      const code = testCode ?? generateCode(options.otpLength);
+      const at = now();
+      const limits = buildSendLimits(options.limits, {
+        phone,
+        country,
+        ip: ctx.apiKeyName === undefined ? ctx.ip : undefined,
+        isTestNumber: testCode !== undefined,
+        now: at,
+      });
 
       const issued = await whileRedisAnswers(() =>
-        store.issue({ phone, digest: codeDigest(keys.codeHmacKey, phone, code), verificationId }),
+        store.issue({
+          phone,
+          digest: codeDigest(keys.codeHmacKey, phone, code),
+          verificationId,
+          limits,
+          now: at,
+        }),
       );
       if (!issued.ok) {
+        const refusal = issued.reason === 'cooldown' ? 'resend_cooldown' : issued.limit;
         ctx.log.info(
-          { phone: maskPhone(phone), country, retryAfterSeconds: issued.retryAfterSeconds },
-          'send refused: resend cooldown',
+          { phone: maskPhone(phone), country, refusal, retryAfterSeconds: issued.retryAfterSeconds },
+          'send refused by a limit',
         );
-        throw new AppError(
-          ErrorCode.RESEND_TOO_SOON,
-          429,
-          `A code was sent to this number recently; ask again in ${issued.retryAfterSeconds} s.`,
-          {
-            headers: { 'retry-after': String(issued.retryAfterSeconds) },
-            details: { retry_after: issued.retryAfterSeconds },
-          },
-        );
+        if (issued.reason === 'cooldown') {
+          throw tooMany(
+            ErrorCode.RESEND_TOO_SOON,
+            `A code was sent to this number recently; ask again in ${issued.retryAfterSeconds} s.`,
+            issued.retryAfterSeconds,
+          );
+        }
+        const limit = LIMIT_ERRORS[issued.limit as SendLimitName];
+        throw tooMany(limit.code, limit.message(issued.retryAfterSeconds), issued.retryAfterSeconds);
       }
 
       const log = ctx.log.child({ verificationId, phone: maskPhone(phone), country });
+      const answer: SendOutcome = {
+        phone,
+        verificationId,
+        expiresIn: options.otpTtlSeconds,
+        resendAfter: options.resendCooldownSeconds,
+        ...(options.debugMode ? { debugCode: code } : {}),
+      };
+      if (testCode !== undefined) {
+        // Reviewers and QA: a fixed code and no SMS, but every use is on record.
+        log.warn({ apiKey: ctx.apiKeyName, ip: ctx.ip }, 'test number used: no SMS sent');
+        return answer;
+      }
       const data: SendJobData = {
         v: 1,
         verificationId,
@@ -117,33 +208,48 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       } catch (err) {
         // The code is stored but no SMS will carry it: take it back so the client's
         // retry is not refused by the cooldown for a code it never received.
-        await store.revoke({ phone, verificationId }).catch((revokeErr: unknown) => {
+        await store.revoke({ phone, verificationId, limits }).catch((revokeErr: unknown) => {
           log.error({ err: revokeErr }, 'could not revoke code after enqueue failure');
         });
         throw err;
       }
+      await recordStatus(log, () =>
+        options.status?.queued({
+          verificationId,
+          phone,
+          country,
+          expiresAt: data.acceptedAt + options.otpTtlSeconds * 1000,
+          requestId: ctx.requestId,
+          at: data.acceptedAt,
+        }),
+      );
       log.info('code issued and send queued');
-      return {
-        phone,
-        verificationId,
-        expiresIn: options.otpTtlSeconds,
-        resendAfter: options.resendCooldownSeconds,
-        ...(options.debugMode ? { debugCode: code } : {}),
-      };
+      return answer;
     },
 
     async verify(phoneInput, codeInput, ctx) {
       const { e164: phone } = normalize(phoneInput);
       const code = normalizeCode(codeInput);
       const result = await whileRedisAnswers(() =>
-        store.verify({ phone, digest: codeDigest(keys.codeHmacKey, phone, code) }),
+        store.verify({ phone, digest: codeDigest(keys.codeHmacKey, phone, code), now: now() }),
       );
       const log = ctx.log.child({
         phone: maskPhone(phone),
         ...('verificationId' in result ? { verificationId: result.verificationId } : {}),
       });
       switch (result.status) {
+        case 'limited':
+          log.warn(
+            { retryAfterSeconds: result.retryAfterSeconds },
+            'verify refused: too many failures for this number',
+          );
+          throw tooMany(
+            ErrorCode.VERIFY_LIMIT_EXCEEDED,
+            `Too many failed attempts for this number; try again in ${result.retryAfterSeconds} s.`,
+            result.retryAfterSeconds,
+          );
         case 'verified':
+          await recordStatus(log, () => options.status?.verified({ verificationId: result.verificationId }));
           log.info('code verified');
           return { phone };
         case 'invalid':

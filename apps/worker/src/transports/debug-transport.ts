@@ -14,6 +14,7 @@ export function createDebugTransport(logger: Logger, reason: 'debug-mode' | 'fal
       log.warn(
         {
           verificationId: message.verificationId,
+          requestId: message.requestId,
           phone: maskPhone(message.phone),
           code: message.code,
           text: message.text,

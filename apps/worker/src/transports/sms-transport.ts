@@ -5,6 +5,8 @@ export interface SmsMessage {
   /** The code alone; only the debug transport shows it. */
   code: string;
   verificationId: string;
+  /** The API request that asked for this code, for the logs. */
+  requestId?: string;
   /** How long the code stays valid: no point delivering it later. */
   ttlSeconds: number;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { issueScript, liveScript, revokeScript, verifyScript } from './scripts.js';
 
@@ -11,29 +12,66 @@ export interface CodeStoreOptions {
   maxAttempts: number;
   /** Minimum time between two sends to one phone; 0 turns it off. */
   resendCooldownSeconds: number;
+  /** Wrong verifies allowed per phone across codes, per window; max 0 turns it off. @defaultValue off */
+  failedVerifies?: { max: number; windowMs: number };
 }
 
-export type IssueResult = { ok: true } | { ok: false; reason: 'cooldown'; retryAfterSeconds: number };
+/** One limit on sends, checked and counted atomically with the issue. */
+export interface SendLimit<Name extends string = string> {
+  /** Stable name, reported when this limit refuses a send. */
+  name: Name;
+  /** Full Redis key of the limit's counter. */
+  key: string;
+  /** Sends allowed per window. */
+  max: number;
+  windowMs: number;
+  /**
+   * `sliding`: exact, any window-long stretch holds at most `max` (a sorted set of send
+   * times; for small per-phone and per-IP limits). `fixed`: a counter that resets when its
+   * key expires (for large daily budgets, where the key names the day).
+   */
+  kind: 'sliding' | 'fixed';
+}
+
+export type IssueResult =
+  | { ok: true }
+  | { ok: false; reason: 'cooldown'; retryAfterSeconds: number }
+  | { ok: false; reason: 'limit'; limit: string; retryAfterSeconds: number };
 
 export type VerifyResult =
   | { status: 'verified'; verificationId: string }
   | { status: 'invalid'; attemptsLeft: number; verificationId: string }
   | { status: 'attempts_exceeded'; verificationId: string }
-  | { status: 'expired' };
+  | { status: 'expired' }
+  | { status: 'limited'; retryAfterSeconds: number };
 
 export type LiveResult =
   | { live: true; ttlMs: number }
   | { live: false; reason: 'gone' | 'replaced' | 'dead' };
 
 export interface CodeStore {
-  /** Stores the digest of a new code for `phone`, replacing any previous one, unless the cooldown runs. */
-  issue(input: { phone: string; digest: string; verificationId: string }): Promise<IssueResult>;
+  /**
+   * Stores the digest of a new code for `phone`, replacing any previous one, unless the
+   * cooldown runs or a limit is full; a stored code counts against every limit.
+   */
+  issue(input: {
+    phone: string;
+    digest: string;
+    verificationId: string;
+    limits?: readonly SendLimit[];
+    /** @defaultValue Date.now() */
+    now?: number;
+  }): Promise<IssueResult>;
   /** Checks a digest, counts a wrong one, spends a right one: one atomic step. */
-  verify(input: { phone: string; digest: string }): Promise<VerifyResult>;
+  verify(input: {
+    phone: string;
+    digest: string /** @defaultValue Date.now() */;
+    now?: number;
+  }): Promise<VerifyResult>;
   /** Whether this verification's code can still be used, so the worker sends no stale SMS. */
   isLive(input: { phone: string; verificationId: string }): Promise<LiveResult>;
   /** Takes back an issue whose send could not be queued, so the client can simply retry. */
-  revoke(input: { phone: string; verificationId: string }): Promise<void>;
+  revoke(input: { phone: string; verificationId: string; limits?: readonly SendLimit[] }): Promise<void>;
 }
 
 /** Codes live in Redis as HMAC digests only; this store never sees a code in clear. */
@@ -44,25 +82,40 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
   // multi-key scripts need.
   const codeKey = (phone: string) => `${prefix}code:{${phone}}`;
   const cooldownKey = (phone: string) => `${prefix}cooldown:{${phone}}`;
+  const failedKey = (phone: string) => `${prefix}verify-fail:{${phone}}`;
+  const failedVerifies = options.failedVerifies ?? { max: 0, windowMs: 1 };
+  const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
   return {
-    async issue({ phone, digest, verificationId }) {
-      const [issued, msLeft] = (await issueScript.run(
+    async issue({ phone, digest, verificationId, limits = [], now = Date.now() }) {
+      const [issued, msLeft, refusedBy] = (await issueScript.run(
         redis,
-        [codeKey(phone), cooldownKey(phone)],
-        [digest, verificationId, ttlSeconds, resendCooldownSeconds],
-      )) as [number, number];
+        [codeKey(phone), cooldownKey(phone), ...limits.map((limit) => limit.key)],
+        [
+          digest,
+          verificationId,
+          ttlSeconds,
+          resendCooldownSeconds,
+          now,
+          limits.length,
+          ...limits.flatMap((limit) => [limit.kind === 'sliding' ? 's' : 'f', limit.max, limit.windowMs]),
+        ],
+      )) as [number, number, number];
       if (issued === 1) return { ok: true };
-      return { ok: false, reason: 'cooldown', retryAfterSeconds: Math.max(1, Math.ceil(msLeft / 1000)) };
+      const limit = limits[refusedBy - 1];
+      if (limit) return { ok: false, reason: 'limit', limit: limit.name, retryAfterSeconds: seconds(msLeft) };
+      return { ok: false, reason: 'cooldown', retryAfterSeconds: seconds(msLeft) };
     },
 
-    async verify({ phone, digest }) {
-      const reply = (await verifyScript.run(redis, [codeKey(phone)], [digest, maxAttempts])) as [
-        string,
-        (string | number)?,
-        string?,
-      ];
+    async verify({ phone, digest, now = Date.now() }) {
+      const reply = (await verifyScript.run(
+        redis,
+        [codeKey(phone), failedKey(phone)],
+        [digest, maxAttempts, failedVerifies.max, failedVerifies.windowMs, now, `${now}-${randomUUID()}`],
+      )) as [string, (string | number)?, string?];
       switch (reply[0]) {
+        case 'limited':
+          return { status: 'limited', retryAfterSeconds: seconds(Number(reply[1])) };
         case 'verified':
           return { status: 'verified', verificationId: String(reply[1]) };
         case 'invalid':
@@ -87,8 +140,12 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
       return state === 'live' ? { live: true, ttlMs } : { live: false, reason: state };
     },
 
-    async revoke({ phone, verificationId }) {
-      await revokeScript.run(redis, [codeKey(phone), cooldownKey(phone)], [verificationId]);
+    async revoke({ phone, verificationId, limits = [] }) {
+      await revokeScript.run(
+        redis,
+        [codeKey(phone), cooldownKey(phone), ...limits.map((limit) => limit.key)],
+        [verificationId, ...limits.map((limit) => (limit.kind === 'sliding' ? 's' : 'f'))],
+      );
     },
   };
 }

@@ -12,20 +12,21 @@ export class LuaScript {
   constructor(
     readonly name: string,
     readonly source: string,
-    readonly keyCount: number,
+    /** How many KEYS the script takes; 'variadic' when the caller decides per call. */
+    readonly keyCount: number | 'variadic',
   ) {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
   async run(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    if (keys.length !== this.keyCount) {
+    if (this.keyCount !== 'variadic' && keys.length !== this.keyCount) {
       throw new Error(`${this.name} takes ${this.keyCount} keys, got ${keys.length}`);
     }
     try {
-      return await redis.evalsha(this.sha, this.keyCount, ...keys, ...args);
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {
       if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
-        return redis.eval(this.source, this.keyCount, ...keys, ...args);
+        return redis.eval(this.source, keys.length, ...keys, ...args);
       }
       throw err;
     }

@@ -4,40 +4,101 @@ import { LuaScript } from './lua-script.js';
 // is what makes "two concurrent verifies of one right code: exactly one succeeds" true.
 
 /**
- * KEYS: code hash, cooldown string. ARGV: digest, verification id, ttl s, cooldown s.
- * Returns {1, 0} when issued, {0, ms left} while the cooldown runs.
+ * Issues a code only if the resend cooldown and every send limit allow it, and then
+ * counts the send against all of them: one round trip, and a refused send consumes
+ * nothing. Limits are sliding windows (a sorted set of send times, exact) or fixed windows
+ * (a counter whose key expires with its window, e.g. a UTC day).
+ *
+ * KEYS: code hash, cooldown string, then one key per limit.
+ * ARGV: digest, verification id, ttl s, cooldown s, now ms, limit count, then per limit:
+ *   kind ('s' sliding | 'f' fixed), max, window ms.
+ * Returns {1, 0, 0} when issued, {0, ms left, 0} while the cooldown runs, {0, ms left, i}
+ * when limit i (1-based) is full.
  */
 export const issueScript = new LuaScript(
   'otp-issue',
   `
 local cooldown = tonumber(ARGV[4])
+local now = tonumber(ARGV[5])
+local n = tonumber(ARGV[6])
 if cooldown > 0 then
   local left = redis.call('PTTL', KEYS[2])
-  if left > 0 then return {0, left} end
+  if left > 0 then return {0, left, 0} end
+end
+for i = 1, n do
+  local key = KEYS[2 + i]
+  local kind, max, window = ARGV[4 + 3 * i], tonumber(ARGV[5 + 3 * i]), tonumber(ARGV[6 + 3 * i])
+  if kind == 's' then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+    if redis.call('ZCARD', key) >= max then
+      local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      return {0, math.max(1, tonumber(oldest[2]) + window - now), i}
+    end
+  else
+    if (tonumber(redis.call('GET', key)) or 0) >= max then
+      return {0, math.max(1, redis.call('PTTL', key)), i}
+    end
+  end
+end
+for i = 1, n do
+  local key = KEYS[2 + i]
+  local kind, window = ARGV[4 + 3 * i], tonumber(ARGV[6 + 3 * i])
+  if kind == 's' then
+    redis.call('ZADD', key, now, ARGV[2])
+    redis.call('PEXPIRE', key, window)
+  elseif redis.call('INCR', key) == 1 then
+    redis.call('PEXPIRE', key, window)
+  end
 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'd', ARGV[1], 'id', ARGV[2], 'a', 0)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 if cooldown > 0 then redis.call('SET', KEYS[2], ARGV[2], 'EX', cooldown) end
-return {1, 0}
+return {1, 0, 0}
 `,
-  2,
+  'variadic',
 );
 
 /**
- * KEYS: code hash. ARGV: digest, max attempts.
- * Returns {'verified', id} | {'invalid', attempts left, id} | {'expired'} | {'attempts_exceeded', id}.
+ * KEYS: code hash, failed-verifies sorted set (per phone, across codes).
+ * ARGV: digest, max attempts, failures allowed per window (0 = off), window ms, now ms, nonce.
+ * Returns {'verified', id} | {'invalid', attempts left, id} | {'expired'} |
+ * {'attempts_exceeded', id} | {'limited', ms left}.
  * A dead code (attempts used up) is kept until its TTL so the right code still fails.
+ * Every outcome but 'verified' counts as a failure, an unknown number included, so the
+ * limit says nothing about whether a number ever asked for a code.
  */
 export const verifyScript = new LuaScript(
   'otp-verify',
   `
+local fail_max = tonumber(ARGV[3])
+local window = tonumber(ARGV[4])
+local now = tonumber(ARGV[5])
+if fail_max > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+  if redis.call('ZCARD', KEYS[2]) >= fail_max then
+    local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    return {'limited', math.max(1, tonumber(oldest[2]) + window - now)}
+  end
+end
+local function failed()
+  if fail_max > 0 then
+    redis.call('ZADD', KEYS[2], now, ARGV[6])
+    redis.call('PEXPIRE', KEYS[2], window)
+  end
+end
 local rec = redis.call('HMGET', KEYS[1], 'd', 'id', 'a')
 local stored = rec[1]
-if not stored then return {'expired'} end
+if not stored then
+  failed()
+  return {'expired'}
+end
 local max = tonumber(ARGV[2])
 local attempts = tonumber(rec[3]) or 0
-if attempts >= max then return {'attempts_exceeded', rec[2]} end
+if attempts >= max then
+  failed()
+  return {'attempts_exceeded', rec[2]}
+end
 -- Constant-time comparison: every byte is visited whatever the first difference.
 local given = ARGV[1]
 local diff = 0
@@ -49,10 +110,11 @@ if diff == 0 then
   redis.call('DEL', KEYS[1])
   return {'verified', rec[2]}
 end
+failed()
 attempts = redis.call('HINCRBY', KEYS[1], 'a', 1)
 return {'invalid', max - attempts, rec[2]}
 `,
-  1,
+  2,
 );
 
 /**
@@ -72,15 +134,25 @@ return {'live', redis.call('PTTL', KEYS[1])}
 );
 
 /**
- * KEYS: code hash, cooldown. ARGV: verification id.
- * Undoes an issue whose job could not be enqueued, only if nothing newer replaced it.
+ * KEYS: code hash, cooldown, then the limit keys the issue counted against.
+ * ARGV: verification id, then one kind ('s' | 'f') per limit.
+ * Undoes an issue whose job could not be enqueued, only if nothing newer replaced it, and
+ * gives back what it took from each limit: a send that never happened costs nothing.
  */
 export const revokeScript = new LuaScript(
   'otp-revoke',
   `
-if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then redis.call('DEL', KEYS[1]) end
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+local id = ARGV[1]
+if redis.call('HGET', KEYS[1], 'id') == id then redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[2]) == id then redis.call('DEL', KEYS[2]) end
+for i = 3, #KEYS do
+  if ARGV[i - 1] == 's' then
+    redis.call('ZREM', KEYS[i], id)
+  elseif (tonumber(redis.call('GET', KEYS[i])) or 0) > 0 then
+    redis.call('DECR', KEYS[i])
+  end
+end
 return 1
 `,
-  2,
+  'variadic',
 );

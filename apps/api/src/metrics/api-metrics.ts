@@ -1,0 +1,101 @@
+import { QUEUE_DEPTH_STATES, queueDepthReader } from '@otp/core';
+import type { Queue } from 'bullmq';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { OtpOperation } from './otp-results.js';
+
+export interface ApiMetricsOptions {
+  /** The send queue, whose depth is read at each scrape. */
+  queue: Pick<Queue, 'getJobCounts' | 'name'>;
+  /**
+   * Also report Node's process metrics (CPU, memory, event loop lag, GC). They install
+   * process-wide observers that cannot be removed, so only the process entry turns them on,
+   * never an app built by a test. @defaultValue false
+   */
+  processMetrics?: boolean;
+  /** How long a scrape waits for the queue's counts. @defaultValue 1000 */
+  queueScrapeTimeoutMs?: number;
+}
+
+export interface ApiMetrics {
+  /** This app's own registry: several apps in one process (tests) never share a metric. */
+  registry: Registry;
+  /** One answered request; `route` is the route pattern, never the raw URL. */
+  observeRequest(labels: { method: string; route: string; statusCode: number }, seconds: number): void;
+  /** One /send-otp/ or /verify-otp/ answer. */
+  recordOtp(operation: OtpOperation, labels: { result: string; country: string }): void;
+  /** One error answer on any route, by its stable code. */
+  recordError(labels: { route: string; code: string }): void;
+}
+
+// Up to the 10 s a request can take when Redis is slow; most answer in a few ms.
+const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** The API's metrics in a registry of their own (no global default registry). */
+export function createApiMetrics(options: ApiMetricsOptions): ApiMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const scrapeTimeoutMs = options.queueScrapeTimeoutMs ?? 1000;
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+
+  const httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by route pattern and status.',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: HTTP_BUCKETS,
+    registers,
+  });
+  const sends = new Counter({
+    name: 'otp_sends_total',
+    help: 'POST /send-otp/ answers by result (sent, rate_limited, phone_invalid, …) and country.',
+    labelNames: ['result', 'country'] as const,
+    registers,
+  });
+  const verifications = new Counter({
+    name: 'otp_verifications_total',
+    help: 'POST /verify-otp/ answers by result (verified, invalid, expired, attempts_exceeded, …) and country.',
+    labelNames: ['result', 'country'] as const,
+    registers,
+  });
+  const errors = new Counter({
+    name: 'otp_api_errors_total',
+    help: 'Error answers by route pattern and stable error code.',
+    labelNames: ['route', 'code'] as const,
+    registers,
+  });
+  // One read per scrape feeds both queue gauges, so they always agree.
+  const readDepth = queueDepthReader(options.queue, scrapeTimeoutMs);
+  const queue = options.queue.name;
+  new Gauge({
+    name: 'otp_queue_reachable',
+    help: '1 when the send queue answered at this scrape, 0 when it did not.',
+    labelNames: ['queue'] as const,
+    registers,
+    async collect() {
+      this.set({ queue }, (await readDepth()) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'otp_queue_jobs',
+    help: 'Jobs in the send queue by state, read at scrape time (every API and worker reports the same queue).',
+    labelNames: ['queue', 'state'] as const,
+    registers,
+    async collect() {
+      const depth = await readDepth();
+      this.reset();
+      if (depth) for (const state of QUEUE_DEPTH_STATES) this.set({ queue, state }, depth[state]);
+    },
+  });
+
+  return {
+    registry,
+    observeRequest({ method, route, statusCode }, seconds) {
+      httpDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
+    },
+    recordOtp(operation, labels) {
+      (operation === 'send' ? sends : verifications).inc(labels);
+    },
+    recordError(labels) {
+      errors.inc(labels);
+    },
+  };
+}

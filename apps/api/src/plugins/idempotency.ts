@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import { AppError, ErrorCode } from '@otp/core';
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
+import { whileRedisAnswers } from '../services/redis-errors.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** preHandler for routes that honour `Idempotency-Key`. */
+    idempotency: preHandlerAsyncHookHandler;
+  }
+  interface FastifyRequest {
+    idempotency: { key: string; bodyHash: string } | null;
+  }
+}
+
+export interface IdempotencyPluginOptions {
+  keyPrefix: string;
+  /** How long an answer is replayed. @defaultValue 86400 (24 h) */
+  ttlSeconds?: number;
+}
+
+type Stored =
+  | { state: 'pending'; bodyHash: string }
+  | { state: 'done'; bodyHash: string; statusCode: number; payload: string; contentType: string };
+
+// Printable ASCII, as Stripe and the IETF draft allow; long enough for any UUID scheme.
+const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+/**
+ * `Idempotency-Key` (as in Stripe and draft-ietf-httpapi-idempotency-key-header): the first
+ * request with a key is processed; a repeat within the TTL gets the same answer replayed
+ * and never sends a second SMS; the same key with another body is 422. Only successful
+ * answers are kept: after an error the client may retry with the same key.
+ */
+export default fp<IdempotencyPluginOptions>(
+  async (fastify, { keyPrefix, ttlSeconds = 86_400 }) => {
+    fastify.decorateRequest('idempotency', null);
+    const redisKey = (request: FastifyRequest, key: string) =>
+      // Scoped to the API key, so one client cannot replay another's answers.
+      `${keyPrefix}idem:${request.apiKey?.name ?? 'public'}:${sha256(key)}`;
+
+    const idempotency: preHandlerAsyncHookHandler = async (request, reply) => {
+      const header = request.headers['idempotency-key'];
+      if (header === undefined) return;
+      if (typeof header !== 'string' || !KEY_FORMAT.test(header)) {
+        throw new AppError(
+          ErrorCode.VALIDATION_ERROR,
+          400,
+          'Idempotency-Key must be 1-255 printable ASCII characters.',
+        );
+      }
+      // The schema makes the body a flat object; sorted keys make the hash order-independent.
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      const bodyHash = sha256(JSON.stringify(body, Object.keys(body).sort()));
+      const key = redisKey(request, header);
+      const pending: Stored = { state: 'pending', bodyHash };
+      const claimed = await whileRedisAnswers(() =>
+        fastify.redis.set(key, JSON.stringify(pending), 'EX', ttlSeconds, 'NX'),
+      );
+      if (claimed === 'OK') {
+        request.idempotency = { key, bodyHash };
+        return;
+      }
+      const raw = await whileRedisAnswers(() => fastify.redis.get(key));
+      const stored = raw ? (JSON.parse(raw) as Stored) : undefined;
+      if (!stored) {
+        // Expired between SET and GET: rare enough to ask for a plain retry.
+        throw new AppError(ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS, 409, 'Retry the request.', {
+          headers: { 'retry-after': '1' },
+        });
+      }
+      if (stored.bodyHash !== bodyHash) {
+        throw new AppError(
+          ErrorCode.IDEMPOTENCY_KEY_REUSED,
+          422,
+          'This Idempotency-Key was already used with a different body; use a new key for a new request.',
+        );
+      }
+      if (stored.state === 'pending') {
+        throw new AppError(
+          ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS,
+          409,
+          'A request with this Idempotency-Key is still being processed; retry shortly.',
+          { headers: { 'retry-after': '1' } },
+        );
+      }
+      request.log.info('idempotent replay');
+      return reply
+        .code(stored.statusCode)
+        .header('content-type', stored.contentType)
+        .header('idempotent-replayed', 'true')
+        .send(stored.payload);
+    };
+    fastify.decorate('idempotency', idempotency);
+
+    fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+      const claim = request.idempotency;
+      if (!claim) return payload;
+      request.idempotency = null;
+      try {
+        if (reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string') {
+          const done: Stored = {
+            state: 'done',
+            bodyHash: claim.bodyHash,
+            statusCode: reply.statusCode,
+            payload,
+            contentType: String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8'),
+          };
+          await fastify.redis.set(claim.key, JSON.stringify(done), 'KEEPTTL');
+        } else {
+          await fastify.redis.del(claim.key);
+        }
+      } catch (err) {
+        // The answer itself is fine; a lost record only means a retry is processed anew.
+        request.log.error({ err }, 'could not record the idempotent answer');
+      }
+      return payload;
+    });
+  },
+  { name: 'idempotency', dependencies: ['redis'] },
+);

@@ -1,0 +1,63 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { AppError, ErrorCode, type VerificationRecord } from '@otp/core';
+import { errorRef } from '../schemas/errors.js';
+import { VerificationParams, VerificationResponse } from '../schemas/verifications.js';
+import { whileRedisAnswers } from '../services/redis-errors.js';
+
+function toResponse(record: VerificationRecord): VerificationResponse {
+  const reachedAt: Record<string, string> = {};
+  for (const [status, at] of Object.entries(record.reachedAt)) reachedAt[status] = at.toISOString();
+  return {
+    verification_id: record.verificationId,
+    status: record.status,
+    phone_number: record.phone,
+    country: record.country,
+    created_at: record.createdAt.toISOString(),
+    updated_at: record.updatedAt.toISOString(),
+    expires_at: record.expiresAt.toISOString(),
+    attempts: record.attempts,
+    ...(record.providerMessageId === undefined ? {} : { provider_message_id: record.providerMessageId }),
+    ...(record.failureReason === undefined ? {} : { failure_reason: record.failureReason }),
+    ...(record.failureCode === undefined ? {} : { failure_code: record.failureCode }),
+    reached_at: reachedAt,
+  };
+}
+
+/** Follow one code: where its SMS is, and whether it was used. */
+const verificationRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get(
+    '/verifications/:id',
+    {
+      onRequest: fastify.apiKeyAuth,
+      schema: {
+        summary: 'Where one verification stands',
+        description:
+          'Delivery progress (from the worker and Messaggio delivery reports) and whether the code was used. Kept for 24 hours; never shows the code.',
+        tags: ['otp'],
+        params: VerificationParams,
+        response: {
+          200: VerificationResponse,
+          400: errorRef,
+          401: errorRef,
+          404: errorRef,
+          429: errorRef,
+          503: errorRef,
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const record = await whileRedisAnswers(() => fastify.statusStore.get(id));
+      if (!record) {
+        throw new AppError(
+          ErrorCode.VERIFICATION_NOT_FOUND,
+          404,
+          'No verification with this id; records are kept for 24 hours.',
+        );
+      }
+      return toResponse(record);
+    },
+  );
+};
+
+export default verificationRoutes;

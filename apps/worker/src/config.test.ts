@@ -1,0 +1,44 @@
+import { ConfigError } from '@otp/core';
+import { describe, expect, it } from 'vitest';
+import { loadWorkerConfig } from './config.js';
+
+const base = { NODE_ENV: 'test', MESSAGGIO_API_KEY: 'login', MESSAGGIO_SENDER: 'OTPTEST' };
+const SECRET = 'webhook-secret-0123456789';
+
+describe('worker config: delivery report callback', () => {
+  it('asks for reports at PUBLIC_BASE_URL when the webhook secret is set too', () => {
+    const config = loadWorkerConfig({
+      ...base,
+      PUBLIC_BASE_URL: 'https://otp.example.com/',
+      MESSAGGIO_WEBHOOK_SECRET: SECRET,
+    });
+    expect(config.messaggio?.dlrCallbackUrl).toBe(`https://otp.example.com/webhooks/messaggio/${SECRET}`);
+  });
+
+  it.each([
+    ['only PUBLIC_BASE_URL', { PUBLIC_BASE_URL: 'https://otp.example.com' }],
+    ['only the secret', { MESSAGGIO_WEBHOOK_SECRET: SECRET }],
+    ['neither', {}],
+  ])('asks for none with %s', (_label, env) => {
+    expect(loadWorkerConfig({ ...base, ...env }).messaggio?.dlrCallbackUrl).toBeUndefined();
+  });
+
+  it.each([
+    ['PUBLIC_BASE_URL', 'otp.example.com'],
+    ['PUBLIC_BASE_URL', 'ftp://otp.example.com'],
+    ['MESSAGGIO_WEBHOOK_SECRET', 'short'],
+    ['MESSAGGIO_WEBHOOK_SECRET', 'has/a/slash/0123456789'],
+  ])('refuses a bad %s (%s), naming it', (name, value) => {
+    let error: unknown;
+    try {
+      loadWorkerConfig({ ...base, [name]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { message } = error as ConfigError;
+    expect(message).toContain(`${name}:`);
+    // A secret's value never appears in the message.
+    if (name === 'MESSAGGIO_WEBHOOK_SECRET') expect(message).not.toContain(value);
+  });
+});

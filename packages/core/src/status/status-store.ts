@@ -1,0 +1,258 @@
+import type { Redis } from 'ioredis';
+import { maskPhone } from '../phone/mask.js';
+import { advanceScript, queuedScript } from './scripts.js';
+import {
+  interpretDeliveryReport,
+  type StoredStatus,
+  VERIFICATION_STATUSES,
+  type VerificationStatus,
+} from './verification-status.js';
+
+export interface StatusStoreOptions {
+  redis: Redis;
+  /** Prepended to every key, as for the code store. @defaultValue 'otp:' */
+  keyPrefix?: string;
+  /**
+   * How long a record (and its message-id index and report de-duplication keys) lives,
+   * counted from its first write. Messaggio re-sends reports for up to 24 h.
+   * @defaultValue 86400
+   */
+  ttlSeconds?: number;
+  /** The clock, for tests. @defaultValue Date.now */
+  now?: () => number;
+}
+
+/** One verification as the status store keeps it. Never holds the code. */
+export interface VerificationRecord {
+  verificationId: string;
+  /** `expired` when the code's lifetime passed before it was verified or failed for good. */
+  status: VerificationStatus;
+  /** Masked, `+7708***3414`: the record outlives the code and nothing needs the full number. */
+  phone: string;
+  country: string;
+  /** The API request that issued the code, to find its log lines. */
+  requestId?: string;
+  createdAt: Date;
+  updatedAt: Date;
+  /** When the code stops working. */
+  expiresAt: Date;
+  /** Delivery attempts started by the worker. */
+  attempts: number;
+  /** Messaggio's message id, once it accepted the SMS. */
+  providerMessageId?: string;
+  /** Why the worker gave up, when it did. */
+  failureReason?: string;
+  /** The stable code of the error that made the worker give up, e.g. `MESSAGGIO_FORBIDDEN`. */
+  failureCode?: string;
+  /** When each status was first reached; `expired` is the code's expiry once it has passed. */
+  reachedAt: Partial<Record<VerificationStatus, Date>>;
+}
+
+/**
+ * What a write did: `applied` moved the record on; `stale` found it already further along
+ * (the write changed at most the attempt count or message id); `duplicate` is a delivery
+ * report seen before; `missing` means no record to apply a report to.
+ */
+export type WriteOutcome = 'applied' | 'stale' | 'duplicate' | 'missing';
+
+export interface WriteResult {
+  outcome: WriteOutcome;
+  /** The status before this write, if the record existed. */
+  previous?: StoredStatus;
+  /** The API request that issued the code, when the record has it. */
+  requestId?: string;
+}
+
+export interface DeliveryReportInput {
+  messageId: string;
+  /** Messaggio's numeric status. */
+  statusCode: number;
+  /** The report's external_id (our verification id), used when the message id is not indexed yet. */
+  externalId?: string;
+}
+
+export type DeliveryReportResult =
+  | { outcome: 'unknown_message' }
+  | {
+      outcome: Exclude<WriteOutcome, 'missing'>;
+      verificationId: string;
+      /** What the code meant: sent (pending), delivered or undelivered. */
+      status: 'sent' | 'delivered' | 'undelivered';
+      /** False when Messaggio sent a code the doc does not list. */
+      knownCode: boolean;
+      previous?: StoredStatus;
+      /** The API request that issued the code, when the record has it. */
+      requestId?: string;
+    };
+
+export interface StatusStore {
+  /** The API queued the send. Creates the record (or completes a stub the worker wrote first). */
+  queued(input: {
+    verificationId: string;
+    /** E.164; only its masked form is stored. */
+    phone: string;
+    country: string;
+    /** When the code expires, ms since epoch. */
+    expiresAt: number;
+    requestId?: string;
+    /** When the API accepted the request, ms since epoch. @defaultValue now */
+    at?: number;
+  }): Promise<WriteResult>;
+  /** The worker starts delivery attempt `attempt` (1-based). */
+  sending(input: { verificationId: string; attempt: number }): Promise<WriteResult>;
+  /** Messaggio accepted the SMS; `messageId` is indexed so its delivery reports find the record. */
+  sent(input: { verificationId: string; messageId?: string; attempt?: number }): Promise<WriteResult>;
+  /** The worker gave up. */
+  failed(input: {
+    verificationId: string;
+    reason: string;
+    code?: string;
+    attempt?: number;
+  }): Promise<WriteResult>;
+  /** The right code was presented. */
+  verified(input: { verificationId: string }): Promise<WriteResult>;
+  /** Applies one Messaggio delivery report, ignoring duplicates and reports that arrive late. */
+  deliveryReport(input: DeliveryReportInput): Promise<DeliveryReportResult>;
+  /** The record, or undefined when there is none (never issued, or older than 24 h). */
+  get(verificationId: string): Promise<VerificationRecord | undefined>;
+}
+
+const MAX_REASON_LENGTH = 500;
+
+/** Verification status records in Redis hashes, moved forward only by atomic Lua writes. */
+export function createStatusStore(options: StatusStoreOptions): StatusStore {
+  const { redis } = options;
+  const prefix = options.keyPrefix ?? 'otp:';
+  const ttlSeconds = options.ttlSeconds ?? 86_400;
+  const now = options.now ?? Date.now;
+  // The {verificationId} hash tag keeps a record and its report de-duplication keys in one
+  // Redis Cluster slot, which the advance script needs. The message index is looked up by
+  // message id alone, so it is tagged by that instead and written by its own command.
+  const recordKey = (verificationId: string) => `${prefix}status:{${verificationId}}`;
+  const dedupeKey = (verificationId: string, messageId: string, code: number) =>
+    `${prefix}status-dlr:{${verificationId}}:${messageId}:${code}`;
+  const messageKey = (messageId: string) => `${prefix}status-msg:{${messageId}}`;
+
+  async function advance(
+    verificationId: string,
+    target: StoredStatus,
+    extra: {
+      attempt?: number;
+      messageId?: string;
+      reason?: string;
+      code?: string;
+      dedupe?: string;
+      mustExist?: boolean;
+    } = {},
+  ): Promise<WriteResult> {
+    const [outcome, previous, requestId] = (await advanceScript.run(
+      redis,
+      [recordKey(verificationId), extra.dedupe ?? recordKey(verificationId)],
+      [
+        target,
+        now(),
+        ttlSeconds,
+        extra.attempt ?? '',
+        extra.messageId ?? '',
+        (extra.reason ?? '').slice(0, MAX_REASON_LENGTH),
+        extra.code ?? '',
+        extra.dedupe === undefined ? 0 : ttlSeconds,
+        extra.mustExist ? '1' : '0',
+      ],
+    )) as [WriteOutcome, string, string];
+    return {
+      outcome,
+      ...(previous === '' ? {} : { previous: previous as StoredStatus }),
+      ...(requestId === '' ? {} : { requestId }),
+    };
+  }
+
+  return {
+    async queued({ verificationId, phone, country, expiresAt, requestId, at }) {
+      const time = now();
+      const [outcome, previous] = (await queuedScript.run(
+        redis,
+        [recordKey(verificationId)],
+        [time, ttlSeconds, maskPhone(phone), country, expiresAt, requestId ?? '', at ?? time],
+      )) as ['applied' | 'stale', string];
+      return previous === '' ? { outcome } : { outcome, previous: previous as StoredStatus };
+    },
+
+    sending({ verificationId, attempt }) {
+      return advance(verificationId, 'sending', { attempt });
+    },
+
+    async sent({ verificationId, messageId, attempt }) {
+      if (messageId === undefined) return advance(verificationId, 'sent', { attempt });
+      // Both go out on one connection without waiting for each other: one round trip. The
+      // index is written first so a report that races the record update still finds it.
+      const [, result] = await Promise.all([
+        redis.set(messageKey(messageId), verificationId, 'EX', ttlSeconds),
+        advance(verificationId, 'sent', { attempt, messageId }),
+      ]);
+      return result;
+    },
+
+    failed({ verificationId, reason, code, attempt }) {
+      return advance(verificationId, 'failed', { reason, code, attempt });
+    },
+
+    verified({ verificationId }) {
+      return advance(verificationId, 'verified');
+    },
+
+    async deliveryReport({ messageId, statusCode, externalId }) {
+      const meaning = interpretDeliveryReport(statusCode);
+      const indexed = await redis.get(messageKey(messageId));
+      // A report can beat the worker's own record of the send; Messaggio echoes our
+      // external_id (the verification id), so a record that exists can still be found.
+      const verificationId = indexed ?? externalId;
+      if (!verificationId) return { outcome: 'unknown_message' };
+      // A report never creates a record: one that outlived its record (24 h) has nothing to update.
+      const result = await advance(verificationId, meaning.status, {
+        messageId,
+        dedupe: dedupeKey(verificationId, messageId, statusCode),
+        mustExist: true,
+      });
+      if (result.outcome === 'missing') return { outcome: 'unknown_message' };
+      return {
+        outcome: result.outcome,
+        verificationId,
+        status: meaning.status,
+        knownCode: meaning.known,
+        ...(result.previous === undefined ? {} : { previous: result.previous }),
+        ...(result.requestId === undefined ? {} : { requestId: result.requestId }),
+      };
+    },
+
+    async get(verificationId) {
+      const fields = await redis.hgetall(recordKey(verificationId));
+      // No phone: only a worker stub, the API's own write never landed; nothing to show.
+      if (fields.status === undefined || fields.phone === undefined) return undefined;
+      const stored = fields.status as StoredStatus;
+      const expiresAt = Number(fields.expires_at);
+      const expired = stored !== 'verified' && stored !== 'failed' && now() >= expiresAt;
+      const reachedAt: VerificationRecord['reachedAt'] = {};
+      for (const status of VERIFICATION_STATUSES) {
+        const at = fields[`t:${status}`];
+        if (at !== undefined) reachedAt[status] = new Date(Number(at));
+      }
+      if (expired) reachedAt.expired = new Date(expiresAt);
+      return {
+        verificationId,
+        status: expired ? 'expired' : stored,
+        phone: fields.phone,
+        country: fields.country ?? '',
+        ...(fields.request_id ? { requestId: fields.request_id } : {}),
+        createdAt: new Date(Number(fields.created_at)),
+        updatedAt: new Date(Number(fields.updated_at ?? fields.created_at)),
+        expiresAt: new Date(expiresAt),
+        attempts: Number(fields.attempts ?? 0),
+        ...(fields.message_id ? { providerMessageId: fields.message_id } : {}),
+        ...(fields.failure_reason ? { failureReason: fields.failure_reason } : {}),
+        ...(fields.failure_code ? { failureCode: fields.failure_code } : {}),
+        reachedAt,
+      };
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * Where one verification stands. `expired` is never stored: it is derived on read once the
+ * code's lifetime has passed and nothing final (verified, failed) happened first.
+ */
+export const VERIFICATION_STATUSES = [
+  'queued',
+  'sending',
+  'sent',
+  'delivered',
+  'undelivered',
+  'failed',
+  'verified',
+  'expired',
+] as const;
+export type VerificationStatus = (typeof VERIFICATION_STATUSES)[number];
+
+/** The statuses a write can move a record to (all but the derived `expired`). */
+export type StoredStatus = Exclude<VerificationStatus, 'expired'>;
+
+/**
+ * A write only moves a record to a higher rank, so reports that arrive late, twice or out of
+ * order never undo newer news. Delivered outranks undelivered because a verification whose
+ * SMS went out twice (a timed-out send that Messaggio did accept, then the retry) reached the
+ * phone if either copy did. Failed outranks every delivery state: once the worker gave up, no
+ * report revives it. Verified outranks everything: the code did arrive, whatever the reports
+ * said (the debug fallback can deliver a code after a failed send).
+ */
+export const STATUS_RANK: Readonly<Record<StoredStatus, number>> = {
+  queued: 1,
+  sending: 2,
+  sent: 3,
+  undelivered: 4,
+  delivered: 5,
+  failed: 6,
+  verified: 7,
+};
+
+/** Messaggio's delivery report codes (docs/messaggio-api.md, "Delivery reports"). */
+export const DELIVERY_REPORT_CODE = {
+  ACCEPTED: 200,
+  SENT_TO_OPERATOR: 100,
+  DELIVERED: 70,
+  NOT_DELIVERED: 60,
+  CHANNEL_UNAVAILABLE: 91,
+} as const;
+
+export interface DeliveryReportMeaning {
+  status: 'sent' | 'delivered' | 'undelivered';
+  /** False for a code the doc does not list; it is then read as "still pending". */
+  known: boolean;
+}
+
+/** What a delivery report code means for the verification. Unknown codes stay pending, never failed. */
+export function interpretDeliveryReport(code: number): DeliveryReportMeaning {
+  switch (code) {
+    case DELIVERY_REPORT_CODE.ACCEPTED:
+    case DELIVERY_REPORT_CODE.SENT_TO_OPERATOR:
+      return { status: 'sent', known: true };
+    case DELIVERY_REPORT_CODE.DELIVERED:
+      return { status: 'delivered', known: true };
+    case DELIVERY_REPORT_CODE.NOT_DELIVERED:
+      return { status: 'undelivered', known: true };
+    case DELIVERY_REPORT_CODE.CHANNEL_UNAVAILABLE:
+      // We send on the SMS channel alone, with no cascade to fall to: if it is unavailable the SMS will not arrive.
+      return { status: 'undelivered', known: true };
+    default:
+      // Any report proves Messaggio accepted the message, so it is at least sent.
+      return { status: 'sent', known: false };
+  }
+}
