@@ -1,50 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { killEntryProcesses, startEntry } from './entry-process.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
 
 // The worker's METRICS_PORT in a real process, from TypeScript source as in
 // processes.test.ts: what Docker's healthcheck and Prometheus see, across start and SIGTERM.
-const children = new Set<ChildProcess>();
-afterEach(() => {
-  for (const child of children) child.kill('SIGKILL');
-  children.clear();
-});
-
-function run(entry: string, args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--conditions=@otp/source', '--import', 'tsx', entry, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  return {
-    child,
-    output: () => output,
-    async waitFor(text: string, timeoutMs = 15_000): Promise<void> {
-      const until = Date.now() + timeoutMs;
-      while (!output.includes(text)) {
-        if (Date.now() > until || child.exitCode !== null) {
-          throw new Error(`"${text}" never appeared; output so far:\n${output}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    },
-    async exit(): Promise<number | null> {
-      if (child.exitCode !== null) return child.exitCode;
-      const [code] = await once(child, 'exit');
-      return code as number | null;
-    },
-  };
-}
+afterEach(killEntryProcesses);
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -60,7 +22,7 @@ describe('worker process with METRICS_PORT', () => {
     const prefix = uniquePrefix('ops');
     const queueName = prefix.replaceAll(':', '-').replace(/-$/, '');
     const port = await freePort();
-    const worker = run('apps/worker/src/main.ts', [], {
+    const worker = startEntry('apps/worker/src/main.ts', {
       REDIS_URL: testRedisUrl(),
       REDIS_KEY_PREFIX: prefix,
       QUEUE_NAME: queueName,

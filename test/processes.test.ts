@@ -1,50 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
+import { killEntryProcesses, startEntry } from './entry-process.js';
 import { testRedisUrl, uniquePrefix } from './redis.js';
 
 // The entry files run as real processes, from TypeScript source, as `pnpm start` runs
 // their builds: signals, exit codes and start-up refusals only exist at this level.
 const ENTRIES = { api: 'apps/api/src/server.ts', worker: 'apps/worker/src/main.ts' };
-const children = new Set<ChildProcess>();
-
-afterEach(() => {
-  for (const child of children) child.kill('SIGKILL');
-  children.clear();
-});
+afterEach(killEntryProcesses);
 
 function start(entry: keyof typeof ENTRIES, env: Record<string, string>) {
-  // Only what the entry needs, so the developer's own .env or shell cannot leak in.
-  const child = spawn(process.execPath, ['--conditions=@otp/source', '--import', 'tsx', ENTRIES[entry]], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  return {
-    child,
-    output: () => output,
-    async waitFor(text: string, timeoutMs = 15_000): Promise<void> {
-      const until = Date.now() + timeoutMs;
-      while (!output.includes(text)) {
-        if (Date.now() > until || child.exitCode !== null) {
-          throw new Error(`"${text}" never appeared; output so far:\n${output}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    },
-    async exit(): Promise<number | null> {
-      if (child.exitCode !== null) return child.exitCode;
-      const [code] = await once(child, 'exit');
-      return code as number | null;
-    },
-  };
+  return startEntry(ENTRIES[entry], env);
 }
 
 function isolatedEnv(): Record<string, string> {

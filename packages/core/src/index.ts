@@ -40,6 +40,7 @@ export {
   type QueueDepthState,
   queueDepthReader,
   readQueueDepth,
+  registerQueueDepthMetrics,
 } from './queue/queue-depth.js';
 export {
   DEFAULT_SEND_QUEUE,

@@ -265,6 +265,20 @@ describe('send: answers', () => {
     expect(err.message).not.toContain(LOGIN);
   });
 
+  it('fails a refused connection at once, not at the timeout (ky body-tee regression)', async () => {
+    // Port 1 on loopback refuses immediately. Before the fix this waited for the full
+    // timeout (ky's spare body copy never settled), so a 60 s timeout would hang the test
+    // past vitest's limit instead of returning MESSAGGIO_NETWORK.
+    const refused = createMessaggioClient({
+      baseUrl: 'http://127.0.0.1:1/api/v1',
+      login: LOGIN,
+      timeoutMs: 60_000,
+    });
+    const err = await failure(refused.send(otp));
+    expect(err).toMatchObject({ code: 'MESSAGGIO_NETWORK', retryable: true });
+    await expect(refused.probe()).rejects.toMatchObject({ code: 'MESSAGGIO_NETWORK' });
+  });
+
   it('rejects with the caller’s abort reason, not a MessaggioError, when the caller aborts', async () => {
     fake.failNext(1, { kind: 'hang' });
     const controller = new AbortController();

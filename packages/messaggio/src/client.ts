@@ -287,19 +287,24 @@ function parseProblem(text: string): { title?: string; detail?: string } {
 }
 
 /**
- * ky tees every request body for retries and, when done, cancels its spare copy; per the Streams
- * spec that cancel waits until the copy handed to fetch is finished too. A fetch that fails (or
- * a test stub that answers) without reading the body would therefore hang send() forever, past
- * any timeout, so the copy is released here whatever fetch did with it.
+ * ky clones every request for retries (a tee of the body stream) and, when done, cancels its
+ * spare copy; per the Streams spec that cancel settles only once the copy handed to fetch is
+ * read or cancelled too. A fetch that fails early (connection refused: undici marks the body
+ * used without reading it) or a test stub that ignores the body would leave send() waiting
+ * for the timeout. So the body, a small JSON string, is read here and fetch gets a plain
+ * string: both copies are settled whatever fetch does.
  */
 function releasingBody(fetchImpl: typeof fetch): typeof fetch {
   return async (input, init) => {
-    try {
-      return await fetchImpl(input, init);
-    } finally {
-      // Not awaited: this cancel only settles once ky cancels its spare copy, after we return.
-      if (input instanceof Request && !input.bodyUsed) input.body?.cancel().catch(() => {});
-    }
+    if (!(input instanceof Request)) return fetchImpl(input, init);
+    const body = input.body === null ? undefined : await input.text();
+    return fetchImpl(input.url, {
+      ...init,
+      method: input.method,
+      headers: input.headers,
+      body,
+      signal: input.signal,
+    });
   };
 }
 

@@ -2,6 +2,7 @@ import { AppError, ErrorCode } from '@otp/core';
 import type { onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { type ApiKeyEntry, matchApiKey, presentedKey } from '../auth/api-keys.js';
+import { whileRedisAnswers } from '../services/redis-errors.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -57,19 +58,9 @@ export default fp<ApiKeysPluginOptions>(
       request.apiKey = entry;
       if (entry.perMinute === undefined) return;
       const windowStart = Math.floor(Date.now() / quotaWindowMs);
-      const [count, ttlMs] = (await fastify.redis
-        .eval(QUOTA_SCRIPT, 1, `${keyPrefix}quota:${entry.name}:${windowStart}`, quotaWindowMs)
-        .catch((err: unknown) => {
-          throw new AppError(
-            ErrorCode.SERVICE_UNAVAILABLE,
-            503,
-            'The service is temporarily unavailable; try again shortly.',
-            {
-              cause: err,
-              headers: { 'retry-after': '5' },
-            },
-          );
-        })) as [number, number];
+      const [count, ttlMs] = (await whileRedisAnswers(() =>
+        fastify.redis.eval(QUOTA_SCRIPT, 1, `${keyPrefix}quota:${entry.name}:${windowStart}`, quotaWindowMs),
+      )) as [number, number];
       if (count > entry.perMinute) {
         const retryAfter = Math.max(1, Math.ceil(ttlMs / 1000));
         throw new AppError(

@@ -1,6 +1,6 @@
-import { QUEUE_DEPTH_STATES, queueDepthReader } from '@otp/core';
+import { registerQueueDepthMetrics } from '@otp/core';
 import type { Queue } from 'bullmq';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { SendEvent } from '../send-events.js';
 
 export interface WorkerMetricsOptions {
@@ -54,28 +54,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
     registers,
   });
 
-  const readDepth = queueDepthReader(options.queue, options.queueScrapeTimeoutMs ?? 1000);
-  const queue = options.queue.name;
-  new Gauge({
-    name: 'otp_queue_reachable',
-    help: '1 when the send queue answered at this scrape, 0 when it did not.',
-    labelNames: ['queue'] as const,
-    registers,
-    async collect() {
-      this.set({ queue }, (await readDepth()) ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'otp_queue_jobs',
-    help: 'Jobs in the send queue by state, read at scrape time (every API and worker reports the same queue).',
-    labelNames: ['queue', 'state'] as const,
-    registers,
-    async collect() {
-      const depth = await readDepth();
-      this.reset();
-      if (depth) for (const state of QUEUE_DEPTH_STATES) this.set({ queue, state }, depth[state]);
-    },
-  });
+  registerQueueDepthMetrics(registry, options.queue, options.queueScrapeTimeoutMs ?? 1000);
 
   return {
     registry,

@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { Gauge, type Registry } from 'prom-client';
 
 /** The queue states metrics report: what is waiting, running, scheduled for retry, and kept as failed. */
 export const QUEUE_DEPTH_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
@@ -48,4 +49,37 @@ export function queueDepthReader(
     });
     return inFlight;
   };
+}
+
+/**
+ * Registers the two queue gauges both processes expose, fed by one read per scrape:
+ * `otp_queue_reachable` (1 or 0) and `otp_queue_jobs` by state.
+ */
+export function registerQueueDepthMetrics(
+  registry: Registry,
+  queue: Pick<Queue, 'getJobCounts' | 'name'>,
+  scrapeTimeoutMs: number,
+): void {
+  const readDepth = queueDepthReader(queue, scrapeTimeoutMs);
+  const name = queue.name;
+  new Gauge({
+    name: 'otp_queue_reachable',
+    help: '1 when the send queue answered at this scrape, 0 when it did not.',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+    async collect() {
+      this.set({ queue: name }, (await readDepth()) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'otp_queue_jobs',
+    help: 'Jobs in the send queue by state, read at scrape time (every API and worker reports the same queue).',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      const depth = await readDepth();
+      this.reset();
+      if (depth) for (const state of QUEUE_DEPTH_STATES) this.set({ queue: name, state }, depth[state]);
+    },
+  });
 }
