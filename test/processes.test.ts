@@ -1,11 +1,20 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { killEntryProcesses, startEntry } from './entry-process.js';
-import { testRedisUrl, uniquePrefix } from './redis.js';
+import { connectTestRedis, deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
 
 // The entry files run as real processes, from TypeScript source, as `pnpm start` runs
 // their builds: signals, exit codes and start-up refusals only exist at this level.
 const ENTRIES = { api: 'apps/api/src/server.ts', worker: 'apps/worker/src/main.ts' };
 afterEach(killEntryProcesses);
+
+// Every prefix and queue handed to a process, so their keys (BullMQ writes a queue's meta
+// key as soon as a worker starts) are deleted afterwards.
+const used: string[] = [];
+afterAll(async () => {
+  const redis = connectTestRedis();
+  await deleteKeys(redis, ...used);
+  await redis.quit();
+});
 
 function start(entry: keyof typeof ENTRIES, env: Record<string, string>) {
   return startEntry(ENTRIES[entry], env);
@@ -13,10 +22,12 @@ function start(entry: keyof typeof ENTRIES, env: Record<string, string>) {
 
 function isolatedEnv(): Record<string, string> {
   const prefix = uniquePrefix('proc');
+  const queue = prefix.replaceAll(':', '-').replace(/-$/, '');
+  used.push(prefix, `bull:${queue}:`);
   return {
     REDIS_URL: testRedisUrl(),
     REDIS_KEY_PREFIX: prefix,
-    QUEUE_NAME: prefix.replaceAll(':', '-').replace(/-$/, ''),
+    QUEUE_NAME: queue,
     NODE_ENV: 'development',
     // The worker's metrics port stays closed: a developer's running worker may hold 9464.
     METRICS_PORT: '0',
