@@ -64,7 +64,6 @@ export {
   type WriteResult,
 } from './status/status-store.js';
 export {
-  DELIVERY_REPORT_CODE,
   type DeliveryReportMeaning,
   interpretDeliveryReport,
   STATUS_RANK,

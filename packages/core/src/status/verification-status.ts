@@ -1,3 +1,4 @@
+import { DLR_STATUS } from '@otp/messaggio';
 /**
  * Where one verification stands. `expired` is never stored: it is derived on read once the
  * code's lifetime has passed and nothing final (verified, failed) happened first.
@@ -35,15 +36,6 @@ export const STATUS_RANK: Readonly<Record<StoredStatus, number>> = {
   verified: 7,
 };
 
-/** Messaggio's delivery report codes (docs/messaggio-api.md, "Delivery reports"). */
-export const DELIVERY_REPORT_CODE = {
-  ACCEPTED: 200,
-  SENT_TO_OPERATOR: 100,
-  DELIVERED: 70,
-  NOT_DELIVERED: 60,
-  CHANNEL_UNAVAILABLE: 91,
-} as const;
-
 export interface DeliveryReportMeaning {
   status: 'sent' | 'delivered' | 'undelivered';
   /** False for a code the doc does not list; it is then read as "still pending". */
@@ -53,14 +45,14 @@ export interface DeliveryReportMeaning {
 /** What a delivery report code means for the verification. Unknown codes stay pending, never failed. */
 export function interpretDeliveryReport(code: number): DeliveryReportMeaning {
   switch (code) {
-    case DELIVERY_REPORT_CODE.ACCEPTED:
-    case DELIVERY_REPORT_CODE.SENT_TO_OPERATOR:
+    case DLR_STATUS.ACCEPTED:
+    case DLR_STATUS.SENT_TO_OPERATOR:
       return { status: 'sent', known: true };
-    case DELIVERY_REPORT_CODE.DELIVERED:
+    case DLR_STATUS.DELIVERED:
       return { status: 'delivered', known: true };
-    case DELIVERY_REPORT_CODE.NOT_DELIVERED:
+    case DLR_STATUS.NOT_DELIVERED:
       return { status: 'undelivered', known: true };
-    case DELIVERY_REPORT_CODE.CHANNEL_UNAVAILABLE:
+    case DLR_STATUS.CHANNEL_UNAVAILABLE:
       // We send on the SMS channel alone, with no cascade to fall to: if it is unavailable the SMS will not arrive.
       return { status: 'undelivered', known: true };
     default:
