@@ -61,9 +61,14 @@ describe('worker delivery metrics', () => {
     // A rejected login fails for good, at once, and says why.
     s.fake.failNext(1, { kind: 'status', status: 403, title: 'Forbidden' });
     await sendOtp(s, '+77088043415');
-    const afterFailed = await eventually('the failure to be counted', async () => {
+    const queue = s.env.QUEUE_NAME;
+    // The processor reports the failure just before BullMQ moves the job to the failed
+    // set, so wait until both the counter and the queue gauge show it.
+    const afterFailed = await eventually('the failure to be counted and the job to be failed', async () => {
       const samples = parseMetrics(await registry());
-      return samples.get('otp_sms_deliveries_total{provider="messaggio",result="failed",country="KZ"}') === 1
+      const counted =
+        samples.get('otp_sms_deliveries_total{provider="messaggio",result="failed",country="KZ"}') === 1;
+      return counted && samples.get(`otp_queue_jobs{queue="${queue}",state="failed"}`) === 1
         ? samples
         : undefined;
     });
@@ -75,7 +80,6 @@ describe('worker delivery metrics', () => {
     expect(afterFailed.get(sent)).toBe(1);
     expect(afterFailed.get('otp_sms_delivery_latency_seconds_count{provider="messaggio"}')).toBe(1);
     // The failed job is kept, and the queue gauge sees it.
-    const queue = s.env.QUEUE_NAME;
     expect(afterFailed.get(`otp_queue_jobs{queue="${queue}",state="failed"}`)).toBe(1);
     expect(afterFailed.get(`otp_queue_reachable{queue="${queue}"}`)).toBe(1);
   });
