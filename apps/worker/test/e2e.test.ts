@@ -21,10 +21,13 @@ async function verifyOtp(s: System, code: string, phone = PHONE) {
 }
 
 async function failedJob(s: System, id: string) {
-  return eventually(`job ${id} to fail`, async () => {
-    const job = await s.api.sendQueue.getJob(id);
-    return job && (await job.getState()) === 'failed' ? job : undefined;
-  });
+  await eventually(`job ${id} to fail`, async () =>
+    (await s.api.sendQueue.getJobState(id)) === 'failed' ? true : undefined,
+  );
+  // Read the job after it reached the failed set, so attemptsMade and failedReason are final.
+  const job = await s.api.sendQueue.getJob(id);
+  if (!job) throw new Error(`job ${id} vanished`);
+  return job;
 }
 
 describe('send → worker → Messaggio → verify', () => {
