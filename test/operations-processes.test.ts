@@ -1,21 +1,12 @@
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killEntryProcesses, startEntry } from './entry-process.js';
+import { freePort } from './probes.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
 
 // The worker's METRICS_PORT in a real process, from TypeScript source as in
 // processes.test.ts: what Docker's healthcheck and Prometheus see, across start and SIGTERM.
 afterEach(killEntryProcesses);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
 
 describe('worker process with METRICS_PORT', () => {
   it('serves metrics and health while it runs, and closes the port on SIGTERM', async () => {

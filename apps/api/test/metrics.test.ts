@@ -1,19 +1,9 @@
 import { createLogger } from '@otp/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMetrics } from '../../../test/probes.js';
 import { createApp } from '../src/app.js';
 import { loadApiConfig } from '../src/config.js';
 import { buildTestApi, freshPhone, LogCapture, type TestApi } from './helper.js';
-
-/** `name{a="1",b="2"}` → value, from the Prometheus text format. */
-function parseMetrics(text: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return samples;
-}
 
 let api: TestApi;
 beforeAll(async () => {

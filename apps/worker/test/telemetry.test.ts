@@ -4,30 +4,11 @@ import type { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, parseMetrics } from '../../../test/probes.js';
 import { LogCapture } from '../../api/test/helper.js';
 import { startMetricsServer } from '../src/metrics/metrics-server.js';
 import { createWorkerTelemetry } from '../src/metrics/worker-telemetry.js';
 import { eventually, type System, startSystem } from './system.js';
-
-/** `name{a="1"}` → value, from the Prometheus text format. */
-function parseMetrics(text: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return samples;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
 
 const logger = () => createLogger({ service: 'otp-worker', stream: new LogCapture() });
 

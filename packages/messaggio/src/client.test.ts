@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../test/probes.js';
 import { createMessaggioClient, type MessaggioClient } from './client.js';
 import { isMessaggioError, type MessaggioError } from './errors.js';
 import { createFakeMessaggio, type FakeMessaggio } from './fake-server.js';
@@ -250,13 +251,7 @@ describe('send: answers', () => {
   });
 
   it('turns a refused connection into retryable MESSAGGIO_NETWORK naming the host', async () => {
-    const closedPort = await new Promise<number>((resolve) => {
-      const probe = createServer();
-      probe.listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as AddressInfo;
-        probe.close(() => resolve(port));
-      });
-    });
+    const closedPort = await freePort();
     const nowhere = createMessaggioClient({ baseUrl: `http://127.0.0.1:${closedPort}/api/v1`, login: LOGIN });
     const err = await failure(nowhere.send(otp));
     expect(err).toMatchObject({ code: 'MESSAGGIO_NETWORK', retryable: true });
