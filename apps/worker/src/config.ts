@@ -40,6 +40,7 @@ export interface WorkerConfig {
   queuePrefix: string;
   otpSecret: string;
   insecureSecret: boolean;
+  otpLength: number;
   otpMaxAttempts: number;
   concurrency: number;
   /** Set when a Messaggio key is configured; absent in debug mode. */
@@ -88,6 +89,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     queuePrefix: e.QUEUE_PREFIX,
     otpSecret: secret.secret,
     insecureSecret: secret.insecureDefault,
+    otpLength: e.OTP_LENGTH,
     otpMaxAttempts: e.OTP_MAX_ATTEMPTS,
     concurrency: e.WORKER_CONCURRENCY,
     messaggio:

@@ -1,4 +1,4 @@
-import { AppError, ErrorCode } from '@otp/core';
+import { AppError, ErrorCode, LuaScript } from '@otp/core';
 import type { onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { type ApiKeyEntry, matchApiKey, presentedKey } from '../auth/api-keys.js';
@@ -23,12 +23,16 @@ export interface ApiKeysPluginOptions {
   quotaWindowMs?: number;
 }
 
-// INCR a per-minute counter and give it its TTL when it is new; one round trip.
-const QUOTA_SCRIPT = `
+// INCR a per-window counter and give it its TTL when it is new; one round trip.
+const quotaScript = new LuaScript(
+  'api-key-quota',
+  `
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {count, redis.call('PTTL', KEYS[1])}
-`;
+`,
+  1,
+);
 
 /**
  * API keys (`API_KEYS`). With none configured the client routes are open (the mobile-app
@@ -59,7 +63,7 @@ export default fp<ApiKeysPluginOptions>(
       if (entry.perMinute === undefined) return;
       const windowStart = Math.floor(Date.now() / quotaWindowMs);
       const [count, ttlMs] = (await whileRedisAnswers(() =>
-        fastify.redis.eval(QUOTA_SCRIPT, 1, `${keyPrefix}quota:${entry.name}:${windowStart}`, quotaWindowMs),
+        quotaScript.run(fastify.redis, [`${keyPrefix}quota:${entry.name}:${windowStart}`], [quotaWindowMs]),
       )) as [number, number];
       if (count > entry.perMinute) {
         const retryAfter = Math.max(1, Math.ceil(ttlMs / 1000));

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError, ErrorCode, type VerificationRecord } from '@otp/core';
-import { errorRef } from '../schemas/errors.js';
+import { clientErrors } from '../schemas/errors.js';
 import { VerificationParams, VerificationResponse } from '../schemas/verifications.js';
 import { whileRedisAnswers } from '../services/redis-errors.js';
 
@@ -35,14 +35,7 @@ const verificationRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           'Delivery progress (from the worker and Messaggio delivery reports) and whether the code was used. Kept for 24 hours; never shows the code.',
         tags: ['otp'],
         params: VerificationParams,
-        response: {
-          200: VerificationResponse,
-          400: errorRef,
-          401: errorRef,
-          404: errorRef,
-          429: errorRef,
-          503: errorRef,
-        },
+        response: { 200: VerificationResponse, ...clientErrors([400, 401, 404, 429, 503]) },
       },
     },
     async (request) => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError, type DeliveryReportResult, ErrorCode, safeEqual } from '@otp/core';
 import type { FastifyRequest } from 'fastify';
-import { errorRef } from '../schemas/errors.js';
+import { clientErrors } from '../schemas/errors.js';
 import { type DeliveryReport, DeliveryReportBody, WebhookAck, WebhookParams } from '../schemas/webhooks.js';
 import { whileRedisAnswers } from '../services/redis-errors.js';
 
@@ -81,14 +81,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (fa
         tags: ['webhooks'],
         params: WebhookParams,
         body: DeliveryReportBody,
-        response: {
-          200: WebhookAck,
-          400: errorRef,
-          404: errorRef,
-          413: errorRef,
-          415: errorRef,
-          503: errorRef,
-        },
+        response: { 200: WebhookAck, ...clientErrors([400, 404, 413, 415, 503]) },
       },
     },
     async (request) => {

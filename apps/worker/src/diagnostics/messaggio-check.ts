@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs, parseEnv as parseDotenv } from 'node:util';
-import { ConfigError, type Env, generateCode, normalizePhone, parseEnv, renderTemplate } from '@otp/core';
+import { ConfigError, type Env, generateCode, normalizePhone, renderTemplate } from '@otp/core';
 import { createMessaggioClient, isMessaggioError, type MessaggioError } from '@otp/messaggio';
-import { loadWorkerConfig, WorkerEnv } from '../config.js';
+import { loadWorkerConfig } from '../config.js';
 
 export interface MessaggioCheckOptions {
   /** The environment the worker would run with (process.env in the entry). */
@@ -306,7 +306,7 @@ export async function runMessaggioCheck(options: MessaggioCheckOptions): Promise
     say('All checks passed.');
     return EXIT.ok;
   }
-  const text = renderTemplate(config.smsTemplate, generateCode(parseEnv(WorkerEnv, env).OTP_LENGTH));
+  const text = renderTemplate(config.smsTemplate, generateCode(config.otpLength));
   try {
     const result = await client.send({
       phone,
