@@ -39,9 +39,9 @@ function readAnswer(payload: unknown): Answer {
 }
 
 /**
- * Request metrics without touching handlers or the OTP service: the route pattern and status
- * come from Fastify, the result from the answer's error `code`, the country from the answer's
- * phone (or the request's, when the answer has none).
+ * Request metrics without touching handlers: the route pattern and status come from Fastify,
+ * the result from the answer's error `code`, the country from the OTP service (through
+ * `request.phoneCountry`), or else from the answer's or the request's phone.
  */
 export default fp<MetricsPluginOptions>(
   async (fastify, options) => {
@@ -56,7 +56,10 @@ export default fp<MetricsPluginOptions>(
     };
 
     fastify.addHook('onSend', async (request, reply, payload) => {
-      if (reply.statusCode >= 400 || request.routeOptions.config.otpMetric) {
+      // Error answers are read for their code; an OTP answer only when the service never
+      // told us the country (the request stopped before it, or was an idempotent replay).
+      const needsCountry = request.routeOptions.config.otpMetric && request.phoneCountry === null;
+      if (reply.statusCode >= 400 || needsCountry) {
         answers.set(request, readAnswer(payload));
       }
       return payload;
@@ -73,7 +76,7 @@ export default fp<MetricsPluginOptions>(
       const requestPhone = (request.body as { phone_number?: unknown } | undefined)?.phone_number;
       metrics.recordOtp(operation, {
         result: otpResult(operation, statusCode, answer.code),
-        country: countryOf(answer.phone ?? requestPhone),
+        country: request.phoneCountry ?? countryOf(answer.phone ?? requestPhone),
       });
     });
 

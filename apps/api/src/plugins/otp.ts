@@ -9,6 +9,10 @@ declare module 'fastify' {
     otp: OtpService;
     sendQueue: Queue;
   }
+  interface FastifyRequest {
+    /** The country of the phone an OTP request was about, once the service has read it. */
+    phoneCountry: string | null;
+  }
 }
 
 /** The OTP service and its producer queue, built from config and the shared Redis. */
@@ -29,6 +33,7 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
       failedVerifies: { max: config.failedVerifiesPerHour, windowMs: 3_600_000 },
     });
     fastify.decorate('sendQueue', queue);
+    fastify.decorateRequest('phoneCountry', null);
     fastify.decorate(
       'otp',
       createOtpService({

@@ -1,6 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { clientErrors } from '../schemas/errors.js';
 import { SendOtpBody, SendOtpResponse, VerifyOtpBody, VerifyOtpResponse } from '../schemas/otp.js';
+import type { RequestContext } from '../services/otp-service.js';
+
+/** What the OTP service needs to know about the caller, and where it reports the phone's country. */
+function context(request: FastifyRequest): RequestContext {
+  return {
+    requestId: request.id,
+    log: request.log,
+    ip: request.ip,
+    apiKeyName: request.apiKey?.name,
+    onCountry: (country) => {
+      request.phoneCountry = country;
+    },
+  };
+}
 
 /** The two endpoints existing clients call; paths answer with and without the trailing slash. */
 const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -21,12 +36,7 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request) => {
-      const sent = await fastify.otp.send(request.body.phone_number, {
-        requestId: request.id,
-        log: request.log,
-        ip: request.ip,
-        apiKeyName: request.apiKey?.name,
-      });
+      const sent = await fastify.otp.send(request.body.phone_number, context(request));
       return {
         message: 'SMS код отправлен успешно',
         phone_number: sent.phone,
@@ -52,12 +62,11 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request) => {
-      const { phone } = await fastify.otp.verify(request.body.phone_number, request.body.code, {
-        requestId: request.id,
-        log: request.log,
-        ip: request.ip,
-        apiKeyName: request.apiKey?.name,
-      });
+      const { phone } = await fastify.otp.verify(
+        request.body.phone_number,
+        request.body.code,
+        context(request),
+      );
       return { message: 'Код подтвержден', phone_number: phone, verified: true as const };
     },
   );

@@ -88,6 +88,8 @@ export interface RequestContext {
   ip?: string;
   /** Set when the caller presented an API key. */
   apiKeyName?: string;
+  /** Told the phone's country as soon as it is known, even if the request then fails (metrics). */
+  onCountry?: (country: string) => void;
 }
 
 export interface OtpService {
@@ -103,8 +105,9 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
   const { store, queue, keys } = options;
   const now = options.now ?? Date.now;
 
-  function normalize(input: string | number): NormalizedPhone {
+  function normalize(input: string | number, ctx: RequestContext): NormalizedPhone {
     const result = normalizePhone(String(input), { allowedCountries: options.allowedCountries });
+    if (result.ok || result.code === 'COUNTRY_NOT_ALLOWED') ctx.onCountry?.(result.country);
     if (result.ok) return result;
     if (result.code === 'COUNTRY_NOT_ALLOWED') {
       throw new AppError(ErrorCode.COUNTRY_NOT_ALLOWED, 403, result.reason);
@@ -139,7 +142,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
 
   return {
     async send(phoneInput, ctx) {
-      const { e164: phone, country } = normalize(phoneInput);
+      const { e164: phone, country } = normalize(phoneInput, ctx);
       refuseBlocked(phone);
       const verificationId = randomUUID();
       const testCode = options.testNumbers.get(phone);
@@ -228,7 +231,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
     },
 
     async verify(phoneInput, codeInput, ctx) {
-      const { e164: phone } = normalize(phoneInput);
+      const { e164: phone } = normalize(phoneInput, ctx);
       const code = normalizeCode(codeInput);
       const result = await whileRedisAnswers(() =>
         store.verify({ phone, digest: codeDigest(keys.codeHmacKey, phone, code), now: now() }),
