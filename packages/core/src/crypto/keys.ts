@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 
 /**
  * Keys derived from OTP_SECRET. One secret in the environment, a separate key per use,
@@ -34,9 +34,11 @@ export function codeDigest(key: Buffer, phone: string, code: string): string {
   return createHmac('sha256', key).update(`${phone}:${code}`).digest('hex');
 }
 
-/** Constant-time string equality; unequal lengths return false without comparing. */
+/**
+ * Constant-time string equality for secrets. Both sides are hashed first, so the compared
+ * values always have the same length and the timing does not even reveal the secret's.
+ */
 export function safeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a, 'utf8');
-  const right = Buffer.from(b, 'utf8');
-  return left.length === right.length && timingSafeEqual(left, right);
+  const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+  return timingSafeEqual(digest(a), digest(b));
 }
