@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the built API and one worker together, for local use and the quick start.
-// Signals go to both; when either exits on its own, the other is stopped too.
+// Signals go to both, once; when either exits on its own, the other is stopped too.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -15,9 +15,16 @@ for (const entry of Object.values(entries)) {
   }
 }
 
+// Each child gets a process group of its own: a terminal's Ctrl-C signals the whole
+// foreground group, and a child that got SIGINT from the terminal and again from us would
+// take the second one as "exit now" and skip its graceful shutdown.
 const children = Object.entries(entries).map(([name, entry]) => {
-  const child = spawn(process.execPath, [entry], { cwd: root, stdio: 'inherit' });
+  const child = spawn(process.execPath, [entry], { cwd: root, stdio: 'inherit', detached: true });
   return { name, child };
+});
+// Should this process die without stopping them (an uncaught error), take them along.
+process.on('exit', () => {
+  for (const { child } of children) if (child.exitCode === null) child.kill('SIGTERM');
 });
 
 let stopping = false;
