@@ -90,7 +90,7 @@ export function createMessaggioClient(options: MessaggioClientOptions): Messaggi
   }
 
   const http = ky.create({
-    prefixUrl: options.baseUrl.replace(/\/+$/, ''),
+    prefix: options.baseUrl.replace(/\/+$/, ''),
     // Retries belong to the BullMQ worker, which owns backoff and the attempt budget; a second
     // layer here would multiply duplicate SMS after timeouts.
     retry: 0,
@@ -311,10 +311,13 @@ function releasingBody(fetchImpl: typeof fetch): typeof fetch {
 /** undici hides the useful part ("ECONNREFUSED", "other side closed") in `cause`. */
 function describeNetworkError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const cause = err.cause;
-  if (cause instanceof Error) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    return code ? `${code} (${cause.message})` : cause.message;
+  // ky wraps fetch's TypeError ("fetch failed"), which wraps the socket error: report the
+  // innermost error that names a system code, else the innermost message.
+  let innermost: Error = err;
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    innermost = e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return `${code} (${e.message})`;
   }
-  return err.message;
+  return innermost.message;
 }
