@@ -417,6 +417,17 @@ export async function createFakeTwilio(options: FakeTwilioOptions = {}): Promise
       }
       return answer;
     }
+    // Like Twilio's, the 21211 and 21614 messages quote the number.
+    if (code === 21211 || code === 21614) {
+      const quoted = record.form.To ?? '';
+      return twilioError(
+        400,
+        code,
+        code === 21211
+          ? `The 'To' number ${quoted} is not a valid phone number.`
+          : `'To' number ${quoted} is not a valid mobile number.`,
+      );
+    }
     if (code !== undefined) return twilioError(400, code);
     const message = create(account, record.form, record.form.To ?? '');
     return { status: 201, body: resource(message) };
