@@ -31,6 +31,7 @@ export {
   TwilioSignatureError,
   type TwilioSignatureErrorCode,
   type TwilioWebhookOptions,
+  twilioStatusCallbackUrl,
   type WebhookRequest,
   type WebhookResult,
 } from './status-callback.js';

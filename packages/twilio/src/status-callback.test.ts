@@ -5,6 +5,7 @@ import {
   mapMessageStatus,
   readStatusCallback,
   TwilioSignatureError,
+  twilioStatusCallbackUrl,
 } from './status-callback.js';
 import { MESSAGE_STATUSES } from './wire-format.js';
 
@@ -195,6 +196,15 @@ describe('createTwilioWebhookHandler', () => {
       reports: [],
       code: 'TWILIO_CALLBACK_INCOMPLETE',
     });
+  });
+
+  it('derives the StatusCallback from PUBLIC_BASE_URL at its own path', () => {
+    expect(twilioStatusCallbackUrl('https://otp.example.com/')).toBe(
+      'https://otp.example.com/webhooks/twilio',
+    );
+    expect(twilioStatusCallbackUrl('https://example.com/otp')).toBe(
+      'https://example.com/otp/webhooks/twilio',
+    );
   });
 
   it('refuses to be built without a token', () => {

@@ -142,6 +142,14 @@ export interface TwilioWebhookOptions {
 
 export const TWILIO_WEBHOOK_PATH = '/webhooks/twilio';
 
+/**
+ * The `StatusCallback` derived from the service's public address when
+ * `TWILIO_STATUS_CALLBACK_URL` is not set: `{PUBLIC_BASE_URL}/webhooks/twilio`.
+ */
+export function twilioStatusCallbackUrl(publicBaseUrl: string): string {
+  return `${publicBaseUrl.replace(/\/+$/, '')}${TWILIO_WEBHOOK_PATH}`;
+}
+
 /** The `/webhooks/twilio` endpoint as a {@link DeliveryReportWebhook}. */
 export function createTwilioWebhookHandler(options: TwilioWebhookOptions): DeliveryReportWebhook {
   const { authToken, statusCallbackUrl } = options;
