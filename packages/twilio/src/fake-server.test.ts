@@ -138,6 +138,19 @@ describe('the fake Twilio: wire format', () => {
     expect(fake.messages).toHaveLength(0);
   });
 
+  it('answers a ValidityPeriod out of range with 90007 when told to', async () => {
+    const other = await createFakeTwilio({
+      accounts: [{ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN }],
+      validityPeriodErrorCode: 90007,
+    });
+    try {
+      const { body } = await post(other, 'To=%2B15558675310&From=%2B15557122661&Body=x&ValidityPeriod=0');
+      expect(body).toMatchObject({ code: 90007, status: 400 });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('checks Basic auth: wrong token, another account in the path → 401 20003; an API key works', async () => {
     const form = 'To=%2B15558675310&From=%2B15557122661&Body=x';
     expect((await post(fake, form, { authorization: basic(ACCOUNT_SID, 'nope') })).body).toMatchObject({

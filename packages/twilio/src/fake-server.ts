@@ -51,6 +51,12 @@ export interface FakeTwilioOptions {
    * @defaultValue undefined (any `MG` + 32 hex)
    */
   messagingServices?: string[];
+  /**
+   * The code for a `ValidityPeriod` out of range: the docs name both 21624 and 90007
+   * (unconfirmed which one the 2010 API uses).
+   * @defaultValue 21624
+   */
+  validityPeriodErrorCode?: 21624 | 90007;
   /** @defaultValue 0 (a free port) */
   port?: number;
   /** @defaultValue '127.0.0.1' */
@@ -194,6 +200,7 @@ const ERROR_MESSAGES: Record<number, string> = {
   21614: "'To' number is not a valid mobile number.",
   21617: 'The concatenated message body exceeds the 1600 character limit.',
   21624: "Invalid 'ValidityPeriod'.",
+  90007: 'Invalid ValidityPeriod value.',
   21705: 'The Messaging Service Sid is invalid.',
 };
 
@@ -393,7 +400,7 @@ export async function createFakeTwilio(options: FakeTwilioOptions = {}): Promise
         seconds < VALIDITY_PERIOD.min ||
         seconds > VALIDITY_PERIOD.max
       ) {
-        return 21624;
+        return options.validityPeriodErrorCode ?? 21624;
       }
     }
     return MAGIC_TO[to];

@@ -150,7 +150,19 @@ export function twilioStatusCallbackUrl(publicBaseUrl: string): string {
   return `${publicBaseUrl.replace(/\/+$/, '')}${TWILIO_WEBHOOK_PATH}`;
 }
 
-/** The `/webhooks/twilio` endpoint as a {@link DeliveryReportWebhook}. */
+/**
+ * The `/webhooks/twilio` endpoint as a {@link DeliveryReportWebhook}. Mounted in Fastify, say:
+ *
+ * ```ts
+ * app.addContentTypeParser(webhook.contentType, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+ * app.post(webhook.path, async (request, reply) => {
+ *   const { status, reports, code } = webhook.handle({ url: request.url, headers: request.headers, body: request.body as string });
+ *   if (code) request.log.info({ code }, 'delivery report not applied');
+ *   await applyReports(reports); // the status store, keyed by provider:providerMessageId
+ *   return reply.code(status).send();
+ * });
+ * ```
+ */
 export function createTwilioWebhookHandler(options: TwilioWebhookOptions): DeliveryReportWebhook {
   const { authToken, statusCallbackUrl } = options;
   if (!authToken) throw new TypeError('Twilio webhook: authToken is empty.');
