@@ -63,6 +63,7 @@ export {
   type WriteOutcome,
   type WriteResult,
 } from './status/status-store.js';
+export { describeFailure, FAILURE_CODES, type FailureCode } from './status/failure-codes.js';
 export {
   type DeliveryReportMeaning,
   interpretDeliveryReport,
