@@ -22,7 +22,7 @@ export interface SendWorkerOptions {
 /** The BullMQ side: concurrency, rate limit, backoff and lifecycle logging. */
 export function createSendWorker(options: SendWorkerOptions): Worker<SendJobData, SendJobResult> {
   const log = options.logger.child({ component: 'worker', queue: options.queueName });
-  const worker = new Worker<SendJobData, SendJobResult>(options.queueName, (job) => options.processor(job), {
+  const worker = new Worker<SendJobData, SendJobResult>(options.queueName, (job, token) => options.processor(job, token), {
     connection: options.connection,
     prefix: options.queuePrefix,
     concurrency: options.concurrency,

@@ -1,7 +1,7 @@
 import { createApp } from '@otp/api';
 import { loadApiConfig } from '@otp/api/config';
 import { createLogger, type Env } from '@otp/core';
-import { createFakeMessaggio, type DeliveryReportOptions, type FakeMessaggio } from '@otp/messaggio';
+import { createFakeMessaggio, type DeliveryReportOptions, type FakeMessaggio } from '@otp/messaggio/testing';
 import { Redis } from 'ioredis';
 import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/redis.js';
 import { LogCapture } from '../../api/test/helper.js';
