@@ -56,7 +56,7 @@ export function createMessaggioWebhook(options: MessaggioWebhookOptions): Webhoo
     handle(request) {
       // Digests of both sides: not even the secret's length leaks through timing.
       if (!timingSafeEqual(digest(request.subpath), expected)) {
-        return { kind: 'refused', status: 404, reason: 'wrong or missing webhook secret in the path' };
+        return { kind: 'refused', status: 404, reason: 'wrong or unset webhook secret' };
       }
       let parsed: unknown;
       try {
