@@ -118,7 +118,9 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     );
   if (debugMode === false) {
     for (const name of unconfigured) {
-      problems.push(`SMS_PROVIDERS: names ${name}, whose credentials are not set (${PROVIDER_VARIABLES[name]})`);
+      problems.push(
+        `SMS_PROVIDERS: names ${name}, whose credentials are not set (${PROVIDER_VARIABLES[name]})`,
+      );
     }
   }
   if (e.MESSAGGIO_API_KEY && !e.MESSAGGIO_SENDER) {

@@ -17,7 +17,9 @@ try {
 const logger = createLogger({ service: 'otp-worker', level: config.logLevel, file: config.logFile });
 if (config.insecureSecret) logger.warn('OTP_SECRET is not set: using the built-in development secret');
 if (config.debugMode)
-  logger.warn('debug mode: codes are written to the log instead of sent (OTP_DEBUG, or no provider credentials)');
+  logger.warn(
+    'debug mode: codes are written to the log instead of sent (OTP_DEBUG, or no provider credentials)',
+  );
 
 const service = createWorkerService(config, logger);
 logger.info(

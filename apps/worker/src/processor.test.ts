@@ -35,7 +35,12 @@ function scripted(name: string, outcomes: Outcome[]): SmsProvider & { calls: Sms
       const next = outcomes.shift() ?? 'ok';
       if (next instanceof Error) throw next;
       if (next !== 'ok') {
-        throw new SmsError({ provider: name, scope: next, code: `${name.toUpperCase()}_${next.toUpperCase()}`, message: `${name} ${next} failure` });
+        throw new SmsError({
+          provider: name,
+          scope: next,
+          code: `${name.toUpperCase()}_${next.toUpperCase()}`,
+          message: `${name} ${next} failure`,
+        });
       }
       return { provider: name, providerMessageId: `${name}-${calls.length}` };
     },
@@ -46,7 +51,10 @@ let phoneSeq = 0;
 const store = () =>
   createCodeStore({ redis, keyPrefix: prefix, ttlSeconds: 600, maxAttempts: 3, resendCooldownSeconds: 0 });
 
-async function setup(providers: SmsProvider[], options: { breakers?: boolean; failoverAfter?: number; secrets?: string[] } = {}) {
+async function setup(
+  providers: SmsProvider[],
+  options: { breakers?: boolean; failoverAfter?: number; secrets?: string[] } = {},
+) {
   const phone = `+7708${String(1_000_000 + phoneSeq++).padStart(7, '0')}`;
   const verificationId = `ver-${phone}-${Math.random().toString(36).slice(2, 8)}`;
   await store().issue({ phone, digest: 'd', verificationId });
@@ -110,10 +118,17 @@ describe('send processor: one provider', () => {
   it('reports sending then sent, naming the provider', async () => {
     const primary = scripted('primary', ['ok']);
     const { processor, job, events } = await setup([primary]);
-    expect(await processor(job(0))).toMatchObject({ outcome: 'sent', transport: 'primary', providerMessageId: 'primary-1' });
+    expect(await processor(job(0))).toMatchObject({
+      outcome: 'sent',
+      transport: 'primary',
+      providerMessageId: 'primary-1',
+    });
     expect(events.map((e) => e.type)).toEqual(['sending', 'sent']);
     expect(events[1]).toMatchObject({ provider: 'primary', providerMessageId: 'primary-1', attempt: 1 });
-    expect(primary.calls[0]).toMatchObject({ text: `Ваш код подтверждения: ${CODE}`, ttlSeconds: expect.any(Number) });
+    expect(primary.calls[0]).toMatchObject({
+      text: `Ваш код подтверждения: ${CODE}`,
+      ttlSeconds: expect.any(Number),
+    });
   });
 
   it('retries a transient error, and fails on the last attempt with SMS_DELIVERY_FAILED', async () => {
@@ -123,7 +138,13 @@ describe('send processor: one provider', () => {
     await expect(processor(job(4))).rejects.toThrow('primary transient failure');
     expect(events.filter((e) => e.type !== 'sending')).toMatchObject([
       { type: 'retrying', provider: 'primary', scope: 'transient', attempt: 1 },
-      { type: 'failed', provider: 'primary', failureCode: 'SMS_DELIVERY_FAILED', attempt: 5, permanent: false },
+      {
+        type: 'failed',
+        provider: 'primary',
+        failureCode: 'SMS_DELIVERY_FAILED',
+        attempt: 5,
+        permanent: false,
+      },
     ]);
     // A code whose SMS never went out no longer verifies.
     expect(await isLive()).toBe(false);
@@ -132,7 +153,11 @@ describe('send processor: one provider', () => {
   it('fails a provider-scope error at once when no provider is left', async () => {
     const { processor, job, events } = await setup([scripted('primary', ['provider'])]);
     await expect(processor(job(0))).rejects.toBeInstanceOf(UnrecoverableError);
-    expect(events.at(-1)).toMatchObject({ type: 'failed', failureCode: 'SMS_PROVIDER_UNAVAILABLE', permanent: true });
+    expect(events.at(-1)).toMatchObject({
+      type: 'failed',
+      failureCode: 'SMS_PROVIDER_UNAVAILABLE',
+      permanent: true,
+    });
   });
 
   it('refuses a payload that breaks the contract, without retries', async () => {
@@ -200,16 +225,20 @@ describe('send processor: the chain', () => {
     const backup = scripted('backup', ['ok']);
     const { processor, job, chain, state } = await setup([primary, backup], { breakers: true });
     // Another worker opened primary's breaker.
-    await chain[0]?.breaker?.run({ allowed: true, probe: true }, async () => {
-      throw new SmsError({ provider: 'primary', scope: 'provider', code: 'X', message: 'down' });
-    }).catch(() => undefined);
+    await chain[0]?.breaker
+      ?.run({ allowed: true, probe: true }, async () => {
+        throw new SmsError({ provider: 'primary', scope: 'provider', code: 'X', message: 'down' });
+      })
+      .catch(() => undefined);
     expect(await chain[0]?.breaker?.state()).toBe('open');
     expect(await processor(job(0))).toMatchObject({ transport: 'backup' });
     expect(primary.calls).toHaveLength(0);
 
-    await chain[1]?.breaker?.run({ allowed: true, probe: true }, async () => {
-      throw new SmsError({ provider: 'backup', scope: 'transient', code: 'X', message: 'down' });
-    }).catch(() => undefined);
+    await chain[1]?.breaker
+      ?.run({ allowed: true, probe: true }, async () => {
+        throw new SmsError({ provider: 'backup', scope: 'transient', code: 'X', message: 'down' });
+      })
+      .catch(() => undefined);
     await expect(processor(job(0), 'lock-token')).rejects.toBeInstanceOf(DelayedError);
     expect(state.delayedUntil).toBeGreaterThan(Date.now() + 50_000);
     expect(backup.calls).toHaveLength(1);

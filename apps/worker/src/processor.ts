@@ -9,7 +9,14 @@ import {
   SendJobData,
   type SendJobResult,
 } from '@otp/core';
-import { errorScope, isSmsError, redactSecrets, SmsError, type SmsErrorScope, type SmsProvider } from '@otp/sms';
+import {
+  errorScope,
+  isSmsError,
+  redactSecrets,
+  SmsError,
+  type SmsErrorScope,
+  type SmsProvider,
+} from '@otp/sms';
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import Value from 'typebox/value';
 import type { OutgoingSms } from './providers/outgoing-sms.js';
@@ -164,7 +171,10 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       code = openCode(deps.cipherKey, data);
     } catch (err) {
       if (err instanceof DecryptError) {
-        log.error({ err: { type: err.name, message: err.message } }, 'cannot decrypt the code; check OTP_SECRET matches the API');
+        log.error(
+          { err: { type: err.name, message: err.message } },
+          'cannot decrypt the code; check OTP_SECRET matches the API',
+        );
         throw new UnrecoverableError(err.message);
       }
       throw err;
@@ -220,24 +230,42 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       const next = pending[i + 1]?.provider.name;
       const gate: BreakerGate = link.breaker ? await link.breaker.acquire() : { allowed: true, probe: false };
       if (!gate.allowed) {
-        log.info({ provider, breaker: gate.state, retryInMs: gate.retryInMs }, 'provider skipped: circuit breaker open');
+        log.info(
+          { provider, breaker: gate.state, retryInMs: gate.retryInMs },
+          'provider skipped: circuit breaker open',
+        );
         waitMs = Math.min(waitMs ?? gate.retryInMs, gate.retryInMs);
         continue;
       }
       await emit(log, { type: 'sending', ...ids, provider });
       try {
         const send = (signal?: AbortSignal) => link.provider.send(message, signal ? { signal } : {});
-        const receipt = link.breaker ? await link.breaker.run(gate, send, deps.signal) : await send(deps.signal);
+        const receipt = link.breaker
+          ? await link.breaker.run(gate, send, deps.signal)
+          : await send(deps.signal);
         const latencyMs = now() - data.acceptedAt;
         log.info(
-          { provider, providerMessageId: receipt.providerMessageId, latencyMs, probe: gate.probe || undefined },
+          {
+            provider,
+            providerMessageId: receipt.providerMessageId,
+            latencyMs,
+            probe: gate.probe || undefined,
+          },
           'sms handed to provider',
         );
-        await emit(log, { type: 'sent', ...ids, provider, providerMessageId: receipt.providerMessageId, latencyMs });
+        await emit(log, {
+          type: 'sent',
+          ...ids,
+          provider,
+          providerMessageId: receipt.providerMessageId,
+          latencyMs,
+        });
         return {
           outcome: provider === 'debug' ? 'debug' : 'sent',
           transport: provider,
-          ...(receipt.providerMessageId === undefined ? {} : { providerMessageId: receipt.providerMessageId }),
+          ...(receipt.providerMessageId === undefined
+            ? {}
+            : { providerMessageId: receipt.providerMessageId }),
         };
       } catch (raw) {
         const err = redactedError(raw, provider, [code, message.text, ...link.secrets]);
@@ -253,8 +281,18 @@ export function createSendProcessor(deps: SendProcessorDeps) {
         if (err.scope === 'provider' && next === undefined) return failForGood(err, provider, true);
         if (failOver) {
           progress.gaveUp.push(provider);
-          log.warn({ err: logged(err), provider, next, tries }, 'send failed; failing over to the next provider');
-          await emit(log, { type: 'retrying', ...ids, provider, errorCode: err.code, scope: err.scope, next });
+          log.warn(
+            { err: logged(err), provider, next, tries },
+            'send failed; failing over to the next provider',
+          );
+          await emit(log, {
+            type: 'retrying',
+            ...ids,
+            provider,
+            errorCode: err.code,
+            scope: err.scope,
+            next,
+          });
           await saveProgress();
           continue;
         }

@@ -38,7 +38,8 @@ function chain(primaryUrl: string, backupUrl: string, primaryLogin = FAKE_LOGIN)
 }
 
 let phoneSeq = 0;
-const freshPhone = () => `+7701${String(2_000_000 + ((Date.now() + phoneSeq++) % 7_000_000)).padStart(7, '0')}`;
+const freshPhone = () =>
+  `+7701${String(2_000_000 + ((Date.now() + phoneSeq++) % 7_000_000)).padStart(7, '0')}`;
 
 async function startChain(env: Record<string, string>, options: { primaryLogin?: string } = {}) {
   backupFake = await createFakeMessaggio({ logins: [BACKUP_LOGIN], senders: [FAKE_SENDER] });
@@ -56,10 +57,14 @@ async function send(s: System, phone = freshPhone()) {
 }
 
 async function statusIs(s: System, id: string, wanted: string[]) {
-  return eventually(`${id} to reach ${wanted.join(' or ')}`, async () => {
-    const body = (await s.api.inject({ method: 'GET', url: `/verifications/${id}` })).json();
-    return wanted.includes(body.status) ? body : undefined;
-  }, 15_000);
+  return eventually(
+    `${id} to reach ${wanted.join(' or ')}`,
+    async () => {
+      const body = (await s.api.inject({ method: 'GET', url: `/verifications/${id}` })).json();
+      return wanted.includes(body.status) ? body : undefined;
+    },
+    15_000,
+  );
 }
 
 async function circuit(worker: WorkerService | undefined, provider: string) {
@@ -91,11 +96,15 @@ describe('provider chain (two fake providers over HTTP, real Redis)', () => {
     // The primary comes back: after the cool-down one probe goes through, the breaker closes,
     // and traffic returns to it.
     s.fake.setMode('normal');
-    const back = await eventually('a code carried by the primary again', async () => {
-      const sent = await send(s);
-      const body = await statusIs(s, sent.id, ['sent', 'failed']);
-      return body.provider === 'messaggio' ? body : undefined;
-    }, 15_000);
+    const back = await eventually(
+      'a code carried by the primary again',
+      async () => {
+        const sent = await send(s);
+        const body = await statusIs(s, sent.id, ['sent', 'failed']);
+        return body.provider === 'messaggio' ? body : undefined;
+      },
+      15_000,
+    );
     expect(back).toMatchObject({ status: 'sent', provider: 'messaggio' });
     expect(await circuit(s.worker, 'messaggio')).toBe(0);
     expect(s.workerLogs.text).toMatch(/circuit breaker closed/);
@@ -103,8 +112,12 @@ describe('provider chain (two fake providers over HTTP, real Redis)', () => {
     expect(await statusIs(s, after.id, ['sent'])).toMatchObject({ provider: 'messaggio' });
 
     const metrics = parseMetrics((await s.worker?.telemetry.metrics.registry.metrics()) ?? '');
-    expect(metrics.get('otp_sms_deliveries_total{provider="backup",result="sent",country="KZ"}')).toBeGreaterThanOrEqual(8);
-    expect(metrics.get('otp_sms_deliveries_total{provider="messaggio",result="sent",country="KZ"}')).toBeGreaterThanOrEqual(2);
+    expect(
+      metrics.get('otp_sms_deliveries_total{provider="backup",result="sent",country="KZ"}'),
+    ).toBeGreaterThanOrEqual(8);
+    expect(
+      metrics.get('otp_sms_deliveries_total{provider="messaggio",result="sent",country="KZ"}'),
+    ).toBeGreaterThanOrEqual(2);
   });
 
   it('ends failed with the reason when both are down, and the code no longer verifies', async () => {
@@ -126,9 +139,14 @@ describe('provider chain (two fake providers over HTTP, real Redis)', () => {
     // Two tries on the primary, then the backup until the budget ran out.
     expect(s.fake.requests).toHaveLength(2);
     expect(backup.requests).toHaveLength(3);
-    const text = (backup.requests[0]?.body as { sms: { content: { text: string }[] } }).sms.content[0]?.text ?? '';
+    const request = backup.requests[0]?.body as { sms?: { content?: { text?: string }[] } } | undefined;
+    const text = request?.sms?.content?.[0]?.text ?? '';
     const code = text.match(/(\d{6})$/)?.[1] ?? '';
-    const verify = await s.api.inject({ method: 'POST', url: '/verify-otp/', payload: { phone_number: phone, code } });
+    const verify = await s.api.inject({
+      method: 'POST',
+      url: '/verify-otp/',
+      payload: { phone_number: phone, code },
+    });
     expect(verify.json()).toMatchObject({ code: 'OTP_EXPIRED' });
     const job = await s.api.sendQueue.getJob(id);
     expect(job?.failedReason).not.toContain(code);
@@ -136,7 +154,11 @@ describe('provider chain (two fake providers over HTTP, real Redis)', () => {
 
   it('fails an invalid number once, without failing over', async () => {
     const { s, backup } = await startChain({});
-    s.fake.failNext(1, { kind: 'reject-recipient', title: 'Invalid recipient', detail: 'not a mobile number' });
+    s.fake.failNext(1, {
+      kind: 'reject-recipient',
+      title: 'Invalid recipient',
+      detail: 'not a mobile number',
+    });
     const { id } = await send(s);
     expect(await statusIs(s, id, ['failed'])).toMatchObject({ failure_code: 'SMS_REJECTED', attempts: 1 });
     expect(s.fake.requests).toHaveLength(1);
@@ -144,7 +166,10 @@ describe('provider chain (two fake providers over HTTP, real Redis)', () => {
   });
 
   it('fails over at once on bad primary credentials, and stops trying them', async () => {
-    const { s, backup } = await startChain({ SMS_BREAKER_COOLDOWN_MS: '60000' }, { primaryLogin: 'wrong-login' });
+    const { s, backup } = await startChain(
+      { SMS_BREAKER_COOLDOWN_MS: '60000' },
+      { primaryLogin: 'wrong-login' },
+    );
     const first = await send(s);
     expect(await statusIs(s, first.id, ['sent'])).toMatchObject({ provider: 'backup', attempts: 1 });
     expect(s.fake.requests).toHaveLength(1);

@@ -84,9 +84,7 @@ describe('follow one code: API + worker + fake Messaggio delivery reports', () =
       ]),
     );
     for (const line of lines) expect(line.requestId ?? line.reqId, String(line.msg)).toBeDefined();
-    for (const line of lines.filter(
-      (l) => l.component === 'processor' || l.component === 'webhook',
-    )) {
+    for (const line of lines.filter((l) => l.component === 'processor' || l.component === 'webhook')) {
       expect(line.requestId, String(line.msg)).toBe(requestId);
     }
     // The webhook secret is in the callback URL only, never in a log.
@@ -101,7 +99,11 @@ describe('follow one code: API + worker + fake Messaggio delivery reports', () =
     const messageId = system.fake.sent[0]?.messageId ?? '';
     const lines = await reportsLogged(system, messageId, 6);
     expect(lines.map((l) => l.dlrStatus)).toEqual(['200', '200', '100', '100', '70', '70']);
-    expect(lines.filter((l) => l.outcome === 'duplicate').map((l) => l.dlrStatus)).toEqual(['200', '100', '70']);
+    expect(lines.filter((l) => l.outcome === 'duplicate').map((l) => l.dlrStatus)).toEqual([
+      '200',
+      '100',
+      '70',
+    ]);
     expect(lines.filter((l) => l.status === 'delivered' && l.outcome === 'applied')).toHaveLength(1);
     expect((await status(system, id)).status).toBe('delivered');
   });

@@ -53,6 +53,7 @@ export {
   sealCode,
   sendJobOptions,
 } from './queue/send-job.js';
+export { describeFailure, FAILURE_CODES, type FailureCode } from './status/failure-codes.js';
 export {
   createStatusStore,
   type DeliveryReportInput,
@@ -63,7 +64,6 @@ export {
   type WriteOutcome,
   type WriteResult,
 } from './status/status-store.js';
-export { describeFailure, FAILURE_CODES, type FailureCode } from './status/failure-codes.js';
 export {
   type DeliveryReportMeaning,
   interpretDeliveryReport,

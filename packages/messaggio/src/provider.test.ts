@@ -1,7 +1,7 @@
 import { isSmsError, type SmsErrorScope } from '@otp/sms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMessaggioClient } from './client.js';
-import { type FakeFailure, type FakeMessaggio, createFakeMessaggio } from './fake-server.js';
+import { createFakeMessaggio, type FakeFailure, type FakeMessaggio } from './fake-server.js';
 import { createMessaggioProvider } from './provider.js';
 import { createMessaggioWebhook } from './webhook.js';
 
@@ -42,13 +42,17 @@ describe('Messaggio as an SmsProvider', () => {
   ];
   it.each(cases)('maps %s to scope %s', async (_what, failure, scope, code) => {
     fake.failNext(1, failure);
-    const err = await provider().send(MESSAGE).catch((e: unknown) => e);
+    const err = await provider()
+      .send(MESSAGE)
+      .catch((e: unknown) => e);
     expect(isSmsError(err)).toBe(true);
     expect(err).toMatchObject({ provider: 'messaggio', scope, code });
   });
 
   it('treats a wrong login as the provider’s problem', async () => {
-    const err = await provider('wrong-login').send(MESSAGE).catch((e: unknown) => e);
+    const err = await provider('wrong-login')
+      .send(MESSAGE)
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ scope: 'provider', code: 'MESSAGGIO_FORBIDDEN' });
   });
 
@@ -91,7 +95,11 @@ describe('Messaggio delivery-report webhook', () => {
       ['m4', 'undelivered'],
       ['m5', 'unknown'],
     ]);
-    expect(outcome.reports[0]).toMatchObject({ provider: 'messaggio', verificationId: 'v-1', providerStatus: '70' });
+    expect(outcome.reports[0]).toMatchObject({
+      provider: 'messaggio',
+      verificationId: 'v-1',
+      providerStatus: '70',
+    });
     expect(outcome.answer).toMatchObject({ status: 200, body: '{"ok":true}' });
   });
 

@@ -12,9 +12,24 @@ const SECRETS = [CODE, TEXT, CALLBACK, SECRET, LOGIN];
 const HOSTILE_ECHOES: Array<[string, string]> = [
   ['the text as sent', `invalid content: "${TEXT}"`],
   ['the request body as JSON', JSON.stringify({ sms: { content: [{ text: TEXT }] }, dlr: CALLBACK })],
-  ['JSON with \\u escapes', JSON.stringify({ text: TEXT }).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)],
-  ['JSON with upper-case \\u escapes', JSON.stringify({ text: TEXT }).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`)],
-  ['a form body', `Body=${encodeURIComponent(TEXT).replace(/%20/g, '+')}&StatusCallback=${encodeURIComponent(CALLBACK)}`],
+  [
+    'JSON with \\u escapes',
+    JSON.stringify({ text: TEXT }).replace(
+      /[\u0080-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    ),
+  ],
+  [
+    'JSON with upper-case \\u escapes',
+    JSON.stringify({ text: TEXT }).replace(
+      /[\u0080-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+    ),
+  ],
+  [
+    'a form body',
+    `Body=${encodeURIComponent(TEXT).replace(/%20/g, '+')}&StatusCallback=${encodeURIComponent(CALLBACK)}`,
+  ],
   ['a URL-encoded body in lower-case hex', encodeURIComponent(TEXT).toLowerCase()],
   ['the code alone', `code ${CODE} rejected`],
   ['the code glued to punctuation', `(code=${CODE}); value:${CODE}.`],
@@ -39,7 +54,9 @@ describe('redactSecrets', () => {
   });
 
   it('keeps text that holds none of the secrets', () => {
-    expect(redactSecrets('Messaggio had a server error (500)', SECRETS)).toBe('Messaggio had a server error (500)');
+    expect(redactSecrets('Messaggio had a server error (500)', SECRETS)).toBe(
+      'Messaggio had a server error (500)',
+    );
   });
 
   it('ignores missing and too-short values instead of blanking the text', () => {

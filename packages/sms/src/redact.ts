@@ -11,7 +11,10 @@ function echoForms(value: string): string[] {
   const json = JSON.stringify(value).slice(1, -1);
   forms.add(json);
   // JSON with every non-ASCII character escaped, in either hex case (\\u0412 / \\u0412).
-  const asciiJson = json.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const asciiJson = json.replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   forms.add(asciiJson);
   forms.add(asciiJson.replace(/\\u([0-9a-f]{4})/g, (_m, hex: string) => `\\u${hex.toUpperCase()}`));
   const uri = encodeURIComponent(value);

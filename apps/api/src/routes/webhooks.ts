@@ -30,7 +30,9 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (fa
   // Handlers read the raw body: a signature covers the bytes (or the form fields) as sent,
   // and each provider has its own format. Only in this plugin's scope.
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_request, body, done) => done(null, body));
+  fastify.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_request, body, done) =>
+    done(null, body),
+  );
 
   function requestUrl(request: FastifyRequest): string {
     return options.publicBaseUrl
@@ -85,7 +87,11 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (fa
           // Exactly what an unknown path gets, so a secret in the path cannot be probed for.
           throw new AppError(ErrorCode.NOT_FOUND, 404, `No route for ${request.method} ${request.url}.`);
         }
-        throw new AppError(ErrorCode.WEBHOOK_SIGNATURE_INVALID, 403, 'The request signature is wrong or missing.');
+        throw new AppError(
+          ErrorCode.WEBHOOK_SIGNATURE_INVALID,
+          403,
+          'The request signature is wrong or missing.',
+        );
       }
       if (outcome.kind === 'invalid') throw new AppError(ErrorCode.VALIDATION_ERROR, 400, outcome.message);
       for (const report of outcome.reports) {
@@ -121,7 +127,10 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (fa
     fastify.post(`/webhooks/${handler.provider}`, route, handle);
     fastify.post(
       `/webhooks/${handler.provider}/*`,
-      { ...route, schema: { ...route.schema, params: Type.Object({ '*': Type.String({ maxLength: 256 }) }) } },
+      {
+        ...route,
+        schema: { ...route.schema, params: Type.Object({ '*': Type.String({ maxLength: 256 }) }) },
+      },
       handle,
     );
   }

@@ -18,7 +18,8 @@ export const ERROR_CODES = {
   PHONE_BLOCKED: { status: 403, meaning: 'the number matches BLOCKED_PREFIXES' },
   WEBHOOK_SIGNATURE_INVALID: {
     status: 403,
-    meaning: "a provider webhook whose signature is wrong or missing (e.g. X-Twilio-Signature); nothing changed",
+    meaning:
+      'a provider webhook whose signature is wrong or missing (e.g. X-Twilio-Signature); nothing changed',
   },
   NOT_FOUND: { status: 404, meaning: 'no such route' },
   VERIFICATION_NOT_FOUND: { status: 404, meaning: 'no verification with this id (or it has expired)' },

@@ -27,7 +27,10 @@ export const VerificationResponse = Type.Object({
   expires_at: Timestamp('When the code stops working'),
   attempts: Type.Integer({ description: 'Delivery attempts the worker started', minimum: 0 }),
   provider: Type.Optional(
-    Type.String({ description: 'The SMS provider that carried it, once one accepted it', examples: ['messaggio'] }),
+    Type.String({
+      description: 'The SMS provider that carried it, once one accepted it',
+      examples: ['messaggio'],
+    }),
   ),
   provider_message_id: Type.Optional(Type.String({ description: "That provider's message id" })),
   failure_reason: Type.Optional(

@@ -103,7 +103,10 @@ export function createWorkerTelemetry(options: WorkerTelemetryOptions): WorkerTe
             providers: Object.fromEntries(
               breakers.map((breaker, i) => {
                 const state = states[i];
-                return [breaker.provider, { circuit: state?.status === 'fulfilled' ? state.value : 'unknown' }];
+                return [
+                  breaker.provider,
+                  { circuit: state?.status === 'fulfilled' ? state.value : 'unknown' },
+                ];
               }),
             ),
           };

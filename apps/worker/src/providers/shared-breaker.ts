@@ -1,4 +1,4 @@
-import { LuaScript, type Logger } from '@otp/core';
+import { type Logger, LuaScript } from '@otp/core';
 import { errorScope } from '@otp/sms';
 import {
   type CircuitBreakerPolicy,
@@ -17,8 +17,8 @@ export const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, 'h
 
 /** May this worker call the provider now? */
 export type BreakerGate =
-  | { allowed: true; /** This call is the one half-open probe. */ probe: boolean }
-  | { allowed: false; state: 'open' | 'half-open'; /** When it is worth asking again. */ retryInMs: number };
+  | { allowed: true /** This call is the one half-open probe. */; probe: boolean }
+  | { allowed: false; state: 'open' | 'half-open' /** When it is worth asking again. */; retryInMs: number };
 
 export interface SharedBreakerOptions {
   provider: string;
@@ -41,7 +41,11 @@ export interface SharedBreaker {
    * Runs one call through the local policy and records its outcome in the shared state. Errors
    * of `message` scope and calls aborted by the caller count neither way.
    */
-  run<T>(gate: Extract<BreakerGate, { allowed: true }>, call: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  run<T>(
+    gate: Extract<BreakerGate, { allowed: true }>,
+    call: (signal: AbortSignal) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T>;
   /** The shared state, for /metrics and /health/ready. */
   state(): Promise<BreakerState>;
 }
@@ -111,7 +115,11 @@ export function createSharedBreaker(options: SharedBreakerOptions): SharedBreake
   const workerId = `${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
 
   async function trip(reason: string, errorCode?: string): Promise<void> {
-    const previous = (await tripScript.run(redis, keys, [now(), cooldownMs, TRIPPED_TTL_SECONDS])) as BreakerState;
+    const previous = (await tripScript.run(redis, keys, [
+      now(),
+      cooldownMs,
+      TRIPPED_TTL_SECONDS,
+    ])) as BreakerState;
     if (previous !== 'open') {
       log.warn({ from: previous, to: 'open', reason, errorCode, cooldownMs }, 'circuit breaker opened');
     }
@@ -173,7 +181,10 @@ export function createSharedBreaker(options: SharedBreakerOptions): SharedBreake
     },
 
     async state() {
-      const [open, tripped] = await Promise.all([redis.pttl(keys[0] as string), redis.exists(keys[1] as string)]);
+      const [open, tripped] = await Promise.all([
+        redis.pttl(keys[0] as string),
+        redis.exists(keys[1] as string),
+      ]);
       if (open > 0) return 'open';
       return tripped === 1 ? 'half-open' : 'closed';
     },

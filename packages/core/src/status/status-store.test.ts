@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../../test/redis.js';
-import { createStatusStore, type StatusStore } from './status-store.js';
 import type { DeliveryReportInput } from './status-store.js';
+import { createStatusStore, type StatusStore } from './status-store.js';
 import { interpretDeliveryReport, STATUS_RANK, type StoredStatus } from './verification-status.js';
 
 let redis: Redis;
@@ -136,7 +136,9 @@ describe('status store (real Redis)', () => {
     // A retry: same status, one more attempt.
     expect(await s.sending({ verificationId, attempt: 2 })).toMatchObject({ outcome: 'stale' });
     const t3 = clock.tick();
-    expect(await s.sent({ verificationId, provider: PROVIDER, messageId, attempt: 2 })).toMatchObject({ outcome: 'applied' });
+    expect(await s.sent({ verificationId, provider: PROVIDER, messageId, attempt: 2 })).toMatchObject({
+      outcome: 'applied',
+    });
     clock.tick();
     expect(await s.deliveryReport(dlr(messageId, 200))).toMatchObject({
       outcome: 'stale',
@@ -336,9 +338,7 @@ describe('status store (real Redis)', () => {
       outcome: 'unknown_message',
     });
     const stranger = randomUUID();
-    expect(await s.deliveryReport(dlr(randomUUID(), 70, stranger))).toEqual(
-      { outcome: 'unknown_message' },
-    );
+    expect(await s.deliveryReport(dlr(randomUUID(), 70, stranger))).toEqual({ outcome: 'unknown_message' });
     expect(await redis.exists(`${prefix}status:{${stranger}}`)).toBe(0);
     expect(await s.get(stranger)).toBeUndefined();
   });

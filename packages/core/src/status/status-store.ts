@@ -147,7 +147,8 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
   const dedupeKey = (verificationId: string, provider: string, messageId: string, code: string) =>
     `${prefix}status-dlr:{${verificationId}}:${provider}:${messageId}:${code}`;
   // Keyed by provider too: two providers may hand out the same id.
-  const messageKey = (provider: string, messageId: string) => `${prefix}status-msg:{${provider}:${messageId}}`;
+  const messageKey = (provider: string, messageId: string) =>
+    `${prefix}status-msg:{${provider}:${messageId}}`;
 
   async function advance(
     verificationId: string,
