@@ -17,6 +17,7 @@ COPY apps/worker/package.json apps/worker/
 COPY packages/core/package.json packages/core/
 COPY packages/messaggio/package.json packages/messaggio/
 COPY packages/sms/package.json packages/sms/
+COPY packages/providers/package.json packages/providers/
 RUN pnpm install --frozen-lockfile
 COPY . .
 # Each app gets a self-contained folder: its dist, its production dependencies, and the
