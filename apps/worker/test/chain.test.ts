@@ -2,7 +2,7 @@ import { createLogger } from '@otp/core';
 import { createMessaggioClient, createMessaggioProvider } from '@otp/messaggio';
 import { createFakeMessaggio, type FakeMessaggio } from '@otp/messaggio/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseMetrics } from '../../../test/probes.js';
+import { freePort, parseMetrics } from '../../../test/probes.js';
 import { LogCapture } from '../../api/test/helper.js';
 import { loadWorkerConfig } from '../src/config.js';
 import type { ChainProvider } from '../src/providers/registry.js';
@@ -44,7 +44,11 @@ const freshPhone = () =>
 async function startChain(env: Record<string, string>, options: { primaryLogin?: string } = {}) {
   backupFake = await createFakeMessaggio({ logins: [BACKUP_LOGIN], senders: [FAKE_SENDER] });
   const backupUrl = backupFake.baseUrl;
-  const s = await startSystem({ messaggio: true, env, startWorker: false });
+  const s = await startSystem({
+    messaggio: true,
+    env: { OTP_SENDS_PER_IP_PER_HOUR: '0', ...env },
+    startWorker: false,
+  });
   s.startWorker({ providers: chain(s.fake.baseUrl, backupUrl, options.primaryLogin) });
   system = s;
   return { s, backup: backupFake };
@@ -193,13 +197,23 @@ describe('provider chain (two fake providers over HTTP, real Redis)', () => {
     // A second worker process on the same queue and Redis; the first stops taking jobs.
     await s.worker?.close(2000);
     const logs = new LogCapture();
+    const port = await freePort();
     const other = createWorkerService(
-      loadWorkerConfig(s.env),
+      loadWorkerConfig({ ...s.env, METRICS_PORT: String(port), METRICS_HOST: '127.0.0.1' }),
       createLogger({ service: 'otp-worker', stream: logs }),
       { providers: chain(s.fake.baseUrl, backup.baseUrl) },
     );
     extraWorkers.push(other);
     expect(await circuit(other, 'messaggio')).toBe(2);
+    expect(await other.telemetry.port()).toBe(port);
+    const ready = await eventually('the second worker to be ready', async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/health/ready`);
+      return res.status === 200 ? res.json() : undefined;
+    });
+    expect(ready).toEqual({
+      status: 'ok',
+      providers: { messaggio: { circuit: 'open' }, backup: { circuit: 'closed' } },
+    });
     const second = await send(s);
     expect(await statusIs(s, second.id, ['sent'])).toMatchObject({ provider: 'backup' });
     expect(s.fake.requests.length).toBe(requestsWhenOpened);
