@@ -124,6 +124,21 @@ describe('provider chain (two fake providers over HTTP, real Redis)', () => {
     ).toBeGreaterThanOrEqual(2);
   });
 
+  it('delivers every code when the primary fails mid-traffic', async () => {
+    const { s, backup } = await startChain({ SMS_BREAKER_FAILURES: '3', SMS_BREAKER_COOLDOWN_MS: '60000' });
+    const sent = [];
+    for (let i = 0; i < 10; i++) sent.push(await send(s));
+    await s.fake.waitForRequests(10, { acceptedOnly: true });
+    s.fake.setMode({ kind: 'status', status: 500 });
+    for (let i = 0; i < 20; i++) sent.push(await send(s));
+    const bodies = await Promise.all(sent.map(({ id }) => statusIs(s, id, ['sent', 'failed'])));
+    expect(bodies.filter((b) => b.status === 'sent')).toHaveLength(30);
+    const carried = (provider: string) => bodies.filter((b) => b.provider === provider).length;
+    expect(carried('messaggio')).toBe(10);
+    expect(carried('backup')).toBe(20);
+    expect(s.fake.sent.length + backup.sent.length).toBe(30);
+  });
+
   it('ends failed with the reason when both are down, and the code no longer verifies', async () => {
     const { s, backup } = await startChain({
       SMS_FAILOVER_AFTER: '2',
