@@ -92,3 +92,30 @@ describe('shared circuit breaker (real Redis)', () => {
     expect(await a.state()).toBe('open');
   });
 });
+
+describe('shared circuit breaker and the caller’s abort', () => {
+  it('does not count a call the caller aborted', async () => {
+    const { a } = await pair(60_000, 2);
+    const controller = new AbortController();
+    const gate = await a.acquire();
+    if (!gate.allowed) throw new Error('closed breaker refused');
+    const aborted = a.run(
+      gate,
+      async () => {
+        // The shutdown deadline passes while the call is in flight.
+        controller.abort(new Error('shutdown'));
+        throw new SmsError({
+          provider: 'acme',
+          scope: 'transient',
+          code: 'ACME_ABORTED',
+          message: 'aborted',
+        });
+      },
+      controller.signal,
+    );
+    await expect(aborted).rejects.toThrow('aborted');
+    // One real failure after it is the first in a row, not the second.
+    expect(await call(a, 'transient')).toBe('failed');
+    expect(await a.state()).toBe('closed');
+  });
+});

@@ -90,6 +90,13 @@ return redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) > 0 and 1 or 0
   3,
 );
 
+/** A call the caller aborted (the shutdown deadline): it says nothing about the provider. */
+class CallerAborted extends Error {
+  constructor(readonly original: unknown) {
+    super('aborted by the caller');
+  }
+}
+
 /** A breaker that sat half-open this long with nobody probing has been forgotten: close it. */
 const TRIPPED_TTL_SECONDS = 24 * 3600;
 
@@ -127,7 +134,7 @@ export function createSharedBreaker(options: SharedBreakerOptions): SharedBreake
 
   const buildPolicy = (): CircuitBreakerPolicy =>
     circuitBreaker(
-      handleWhen((err) => errorScope(err) !== 'message'),
+      handleWhen((err) => !(err instanceof CallerAborted) && errorScope(err) !== 'message'),
       { halfOpenAfter: cooldownMs, breaker: new ConsecutiveBreaker(options.failureThreshold) },
     );
   let policy = buildPolicy();
@@ -153,12 +160,20 @@ export function createSharedBreaker(options: SharedBreakerOptions): SharedBreake
 
     async run(gate, call, signal) {
       try {
-        const result = await policy.execute(({ signal: inner }) => call(inner), signal);
+        const result = await policy.execute(async ({ signal: inner }) => {
+          try {
+            return await call(inner);
+          } catch (err) {
+            // Kept out of cockatiel's count: an abort at shutdown is not the provider failing.
+            throw signal?.aborted ? new CallerAborted(err) : err;
+          }
+        }, signal);
         if (gate.probe && (await closeScript.run(redis, keys, [])) === 1) {
           log.info({ from: 'half-open', to: 'closed' }, 'circuit breaker closed: the probe went through');
         }
         return result;
-      } catch (err) {
+      } catch (caught) {
+        const err = caught instanceof CallerAborted ? caught.original : caught;
         const aborted = signal?.aborted === true;
         const scope = errorScope(err);
         if (!aborted && scope !== 'message') {
