@@ -18,6 +18,7 @@ COPY packages/core/package.json packages/core/
 COPY packages/messaggio/package.json packages/messaggio/
 COPY packages/sms/package.json packages/sms/
 COPY packages/twilio/package.json packages/twilio/
+COPY packages/providers/package.json packages/providers/
 RUN pnpm install --frozen-lockfile
 COPY . .
 # Each app gets a self-contained folder: its dist, its production dependencies, and the

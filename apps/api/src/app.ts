@@ -52,7 +52,7 @@ export const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, clo
   await fastify.register(healthRoutes);
   await fastify.register(otpRoutes);
   await fastify.register(verificationRoutes);
-  await fastify.register(webhookRoutes, { secret: config.messaggioWebhookSecret });
+  await fastify.register(webhookRoutes, { handlers: config.webhooks, publicBaseUrl: config.publicBaseUrl });
   await fastify.register(metricsRoutes);
 };
 

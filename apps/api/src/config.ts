@@ -9,6 +9,8 @@ import {
   SharedEnv,
   splitList,
 } from '@otp/core';
+import { createWebhookHandlers, WebhookEnv } from '@otp/providers';
+import type { WebhookHandler } from '@otp/sms';
 import Type, { type Static } from 'typebox';
 import { type AdminCredentials, parseAdminCredentials } from './auth/admin-credentials.js';
 import { type ApiKeyEntry, parseApiKeys } from './auth/api-keys.js';
@@ -32,10 +34,10 @@ export const ApiEnv = Type.Object({
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 50, maximum: 60_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 300_000 }),
   API_KEYS: Type.String({ default: '' }),
-  // The last path segment of the delivery report URL; unset = no webhook route (404).
-  MESSAGGIO_WEBHOOK_SECRET: Type.Optional(
-    Type.String({ minLength: 16, maxLength: 256, pattern: '^[A-Za-z0-9_~.-]+$' }),
-  ),
+  // Each provider's delivery-report webhook (MESSAGGIO_WEBHOOK_SECRET, …), from @otp/providers.
+  ...WebhookEnv,
+  // The API's public address: webhooks that sign their URL (Twilio) are checked against it.
+  PUBLIC_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 512 })),
   OTP_SENDS_PER_PHONE_PER_HOUR: Type.Integer({ default: 5, minimum: 0 }),
   OTP_SENDS_PER_PHONE_PER_DAY: Type.Integer({ default: 10, minimum: 0 }),
   OTP_SENDS_PER_IP_PER_HOUR: Type.Integer({ default: 20, minimum: 0 }),
@@ -77,8 +79,10 @@ export interface ApiConfig {
   shutdownTimeoutMs: number;
   /** Client API keys; empty = open API. */
   apiKeys: ApiKeyEntry[];
-  /** Secret path segment of POST /webhooks/messaggio/:secret; undefined = route answers 404. */
-  messaggioWebhookSecret?: string;
+  /** The configured providers' delivery-report webhooks, mounted at /webhooks/<provider>. */
+  webhooks: WebhookHandler[];
+  /** PUBLIC_BASE_URL without a trailing slash: the URL a provider called, for signed webhooks. */
+  publicBaseUrl?: string;
   /** Send limits (0 = off); see services/send-limits.ts. */
   limits: Omit<SendLimitSettings, 'keyPrefix'>;
   /** Wrong verifies per phone per hour, across codes; 0 = off. */
@@ -138,7 +142,8 @@ export function loadApiConfig(env: Env): ApiConfig {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     apiKeys,
-    messaggioWebhookSecret: e.MESSAGGIO_WEBHOOK_SECRET,
+    webhooks: createWebhookHandlers(e),
+    ...(e.PUBLIC_BASE_URL ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, '') } : {}),
     limits: {
       perPhonePerHour: e.OTP_SENDS_PER_PHONE_PER_HOUR,
       perPhonePerDay: e.OTP_SENDS_PER_PHONE_PER_DAY,

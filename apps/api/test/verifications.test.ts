@@ -47,7 +47,7 @@ async function sentVerification() {
   const sent = await sendOtp();
   const messageId = randomUUID();
   await api.app.statusStore.sending({ verificationId: sent.id, attempt: 1 });
-  await api.app.statusStore.sent({ verificationId: sent.id, messageId, attempt: 1 });
+  await api.app.statusStore.sent({ verificationId: sent.id, provider: 'messaggio', messageId, attempt: 1 });
   return { ...sent, messageId };
 }
 
@@ -78,8 +78,12 @@ describe('GET /verifications/:id', () => {
     expect(await statusOf(id)).toMatchObject({ status: 'sending', attempts: 1 });
 
     const messageId = randomUUID();
-    await api.app.statusStore.sent({ verificationId: id, messageId, attempt: 1 });
-    expect(await statusOf(id)).toMatchObject({ status: 'sent', provider_message_id: messageId });
+    await api.app.statusStore.sent({ verificationId: id, provider: 'messaggio', messageId, attempt: 1 });
+    expect(await statusOf(id)).toMatchObject({
+      status: 'sent',
+      provider: 'messaggio',
+      provider_message_id: messageId,
+    });
 
     expect((await report(webhookBody(messageId, 70))).json()).toEqual({ ok: true });
     expect((await statusOf(id)).status).toBe('delivered');
@@ -109,21 +113,27 @@ describe('GET /verifications/:id', () => {
     expect(body.reached_at.undelivered).toMatch(ISO);
   });
 
-  it('shows failed, with the reason and its code', async () => {
-    const { id } = await sendOtp();
+  it('shows failed with a stable code and its fixed description, never the stored text', async () => {
+    const { id, code } = await sendOtp();
     await api.app.statusStore.sending({ verificationId: id, attempt: 1 });
+    // As an older worker stored it: the provider's words, echoing the SMS and the callback URL.
     await api.app.statusStore.failed({
       verificationId: id,
-      reason: 'Messaggio rejected the login (403 Forbidden)',
-      code: 'MESSAGGIO_FORBIDDEN',
+      reason: `invalid request: "Ваш код подтверждения: ${code}" callback https://x/webhooks/messaggio/${SECRET}`,
+      code: 'SMS_REJECTED',
       attempt: 1,
     });
-    expect(await statusOf(id)).toMatchObject({
+    const body = await statusOf(id);
+    expect(body).toMatchObject({
       status: 'failed',
-      failure_reason: 'Messaggio rejected the login (403 Forbidden)',
-      failure_code: 'MESSAGGIO_FORBIDDEN',
+      failure_code: 'SMS_REJECTED',
+      failure_reason: 'The number cannot receive this SMS; it was not sent.',
       attempts: 1,
     });
+    const raw = JSON.stringify(body);
+    expect(raw).not.toContain(code);
+    expect(raw).not.toContain(SECRET);
+    expect(raw).not.toContain('подтверждения');
   });
 
   it('shows expired once the code has run out unverified', async () => {
@@ -166,7 +176,7 @@ describe('POST /webhooks/messaggio/:secret', () => {
       verificationId: id,
       requestId,
       reqId: expect.any(String),
-      dlrStatus: 70,
+      dlrStatus: '70',
       outcome: 'applied',
       status: 'delivered',
     });
@@ -392,10 +402,10 @@ describe('when Redis is unreachable', () => {
 
 describe('MESSAGGIO_WEBHOOK_SECRET config', () => {
   it('is optional', () => {
-    expect(loadApiConfig({ NODE_ENV: 'test' }).messaggioWebhookSecret).toBeUndefined();
-    expect(loadApiConfig({ NODE_ENV: 'test', MESSAGGIO_WEBHOOK_SECRET: SECRET }).messaggioWebhookSecret).toBe(
-      SECRET,
-    );
+    expect(loadApiConfig({ NODE_ENV: 'test' }).webhooks).toEqual([]);
+    expect(
+      loadApiConfig({ NODE_ENV: 'test', MESSAGGIO_WEBHOOK_SECRET: SECRET }).webhooks.map((h) => h.provider),
+    ).toEqual(['messaggio']);
   });
 
   it.each([['short-secret'], ['has/a/slash/0123456789'], ['has spaces 0123456789']])(

@@ -42,3 +42,36 @@ describe('worker config: delivery report callback', () => {
     if (name === 'MESSAGGIO_WEBHOOK_SECRET') expect(message).not.toContain(value);
   });
 });
+
+describe('worker config: the provider chain', () => {
+  it('defaults to messaggio, failing over after 2 tries, a 30 s cool-down', () => {
+    const config = loadWorkerConfig(base);
+    expect(config).toMatchObject({
+      debugMode: false,
+      providers: ['messaggio'],
+      failoverAfter: 2,
+      breaker: { failureThreshold: 5, cooldownMs: 30_000 },
+    });
+  });
+
+  it('is the debug provider alone with OTP_DEBUG=true, and with no credentials at all (the old rule)', () => {
+    expect(loadWorkerConfig({ ...base, OTP_DEBUG: 'true' }).providers).toEqual(['debug']);
+    expect(loadWorkerConfig({ NODE_ENV: 'test' })).toMatchObject({ debugMode: true, providers: ['debug'] });
+  });
+
+  it.each([
+    ['an unknown provider', { SMS_PROVIDERS: 'messaggio,carrier-pigeon' }, 'SMS_PROVIDERS:'],
+    ['a provider twice', { SMS_PROVIDERS: 'messaggio,messaggio' }, 'SMS_PROVIDERS:'],
+    ['no provider', { SMS_PROVIDERS: ' , ' }, 'SMS_PROVIDERS:'],
+    ['a failover of 0', { SMS_FAILOVER_AFTER: '0' }, 'SMS_FAILOVER_AFTER:'],
+    ['a cool-down of 0', { SMS_BREAKER_COOLDOWN_MS: '0' }, 'SMS_BREAKER_COOLDOWN_MS:'],
+  ])('refuses %s, naming the variable', (_label, env, name) => {
+    expect(() => loadWorkerConfig({ ...base, ...env })).toThrow(name);
+  });
+
+  it('refuses OTP_DEBUG=false with a provider whose credentials are missing', () => {
+    expect(() => loadWorkerConfig({ NODE_ENV: 'test', OTP_DEBUG: 'false' })).toThrow(
+      /SMS_PROVIDERS: names messaggio, whose credentials are not set \(MESSAGGIO_API_KEY/,
+    );
+  });
+});

@@ -7,8 +7,10 @@ import {
   resolveDebugMode,
   resolveOtpSecret,
   SharedEnv,
+  splitList,
 } from '@otp/core';
 import Type, { type Static } from 'typebox';
+import { CHAIN_PROVIDER_NAMES } from './providers/registry.js';
 
 export const WorkerEnv = Type.Object({
   ...SharedEnv,
@@ -18,6 +20,14 @@ export const WorkerEnv = Type.Object({
   MESSAGGIO_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 120_000 }),
   SMS_TEMPLATE: Type.String({ default: 'Ваш код подтверждения: {code}' }),
   OTP_DEBUG_FALLBACK: Type.Optional(Type.Boolean()),
+  // true: the chain is the debug provider alone (codes in the log, no SMS). Unset: debug mode
+  // exactly when no provider in SMS_PROVIDERS has its credentials (the old rule).
+  OTP_DEBUG: Type.Optional(Type.Boolean()),
+  // The provider chain, in order: a job tries the first whose breaker is closed.
+  SMS_PROVIDERS: Type.String({ default: 'messaggio', pattern: '^[a-z0-9_, -]+$' }),
+  SMS_FAILOVER_AFTER: Type.Integer({ default: 2, minimum: 1, maximum: 50 }),
+  SMS_BREAKER_FAILURES: Type.Integer({ default: 5, minimum: 1, maximum: 1000 }),
+  SMS_BREAKER_COOLDOWN_MS: Type.Integer({ default: 30_000, minimum: 100, maximum: 600_000 }),
   SMS_RATE_LIMIT_PER_SECOND: Type.Integer({ default: 0, minimum: 0, maximum: 100_000 }),
   SMS_RETRY_MAX_DELAY_MS: Type.Integer({ default: 60_000, minimum: 100, maximum: 3_600_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 0, maximum: 600_000 }),
@@ -51,9 +61,17 @@ export interface WorkerConfig {
     timeoutMs: number;
     /** `${PUBLIC_BASE_URL}/webhooks/messaggio/${MESSAGGIO_WEBHOOK_SECRET}` when both are set. */
     dlrCallbackUrl?: string;
+    /** MESSAGGIO_WEBHOOK_SECRET, redacted from provider errors like the login. */
+    webhookSecret?: string;
   };
-  /** No Messaggio key: every code goes to the log instead of an SMS. */
+  /** OTP_DEBUG (or no provider credentials): the chain is `['debug']`, codes go to the log. */
   debugMode: boolean;
+  /** The chain's provider names in order (SMS_PROVIDERS), `['debug']` in debug mode. */
+  providers: string[];
+  /** Failed tries on one provider before a job moves to the next (SMS_FAILOVER_AFTER). */
+  failoverAfter: number;
+  /** Per-provider circuit breaker, shared by every worker through Redis. */
+  breaker: { failureThreshold: number; cooldownMs: number };
   /** When Messaggio fails for good, also write the code to the log. */
   debugFallback: boolean;
   smsTemplate: string;
@@ -67,12 +85,44 @@ export interface WorkerConfig {
   logFile?: string;
 }
 
+/** Whether each provider's credentials are set: a chain may only name configured ones. */
+const PROVIDER_SETTINGS: Record<string, (e: WorkerEnv) => boolean> = {
+  messaggio: (e) => Boolean(e.MESSAGGIO_API_KEY),
+  // twilio: (e) => Boolean(e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN),
+};
+const PROVIDER_VARIABLES: Record<string, string> = {
+  messaggio: 'MESSAGGIO_API_KEY and MESSAGGIO_SENDER',
+  // twilio: 'TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID',
+};
+
 /** Reads and checks every variable the worker uses; throws a ConfigError naming each bad one. */
 export function loadWorkerConfig(env: Env): WorkerConfig {
   const e = parseEnv(WorkerEnv, env);
   const problems: string[] = [];
   const secret = collectProblems(problems, () => resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET));
-  const debugMode = collectProblems(problems, () => resolveDebugMode(e.NODE_ENV, e.MESSAGGIO_API_KEY));
+  const chain = splitList(e.SMS_PROVIDERS).map((name) => name.toLowerCase());
+  const unknown = chain.filter((name) => !CHAIN_PROVIDER_NAMES.includes(name));
+  if (chain.length === 0) problems.push('SMS_PROVIDERS: must name at least one provider (e.g. messaggio)');
+  if (unknown.length > 0) {
+    problems.push(
+      `SMS_PROVIDERS: unknown provider(s) ${unknown.join(', ')} (known: ${CHAIN_PROVIDER_NAMES.join(', ')})`,
+    );
+  }
+  if (new Set(chain).size !== chain.length) problems.push('SMS_PROVIDERS: names a provider twice');
+  const unconfigured = chain.filter((name) => PROVIDER_SETTINGS[name]?.(e) === false);
+  // Old deployments never set OTP_DEBUG: no credentials meant debug mode, and still does.
+  const debugMode =
+    e.OTP_DEBUG ??
+    collectProblems(problems, () =>
+      resolveDebugMode(e.NODE_ENV, unconfigured.length < chain.length ? 'configured' : undefined),
+    );
+  if (debugMode === false) {
+    for (const name of unconfigured) {
+      problems.push(
+        `SMS_PROVIDERS: names ${name}, whose credentials are not set (${PROVIDER_VARIABLES[name]})`,
+      );
+    }
+  }
   if (e.MESSAGGIO_API_KEY && !e.MESSAGGIO_SENDER) {
     problems.push(
       'MESSAGGIO_SENDER: is required with MESSAGGIO_API_KEY (the "Sender Code for API" from the dashboard)',
@@ -104,9 +154,13 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
                   dlrCallbackUrl: `${e.PUBLIC_BASE_URL.replace(/\/+$/, '')}/webhooks/messaggio/${e.MESSAGGIO_WEBHOOK_SECRET}`,
                 }
               : {}),
+            ...(e.MESSAGGIO_WEBHOOK_SECRET ? { webhookSecret: e.MESSAGGIO_WEBHOOK_SECRET } : {}),
           }
         : undefined,
     debugMode,
+    providers: debugMode ? ['debug'] : chain,
+    failoverAfter: e.SMS_FAILOVER_AFTER,
+    breaker: { failureThreshold: e.SMS_BREAKER_FAILURES, cooldownMs: e.SMS_BREAKER_COOLDOWN_MS },
     // Off in production by default: a code in a production log is a leak waiting to happen.
     debugFallback: e.OTP_DEBUG_FALLBACK ?? e.NODE_ENV !== 'production',
     smsTemplate: e.SMS_TEMPLATE,

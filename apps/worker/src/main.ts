@@ -17,11 +17,19 @@ try {
 const logger = createLogger({ service: 'otp-worker', level: config.logLevel, file: config.logFile });
 if (config.insecureSecret) logger.warn('OTP_SECRET is not set: using the built-in development secret');
 if (config.debugMode)
-  logger.warn('debug mode: no MESSAGGIO_API_KEY, codes are written to the log instead of sent');
+  logger.warn(
+    'debug mode: codes are written to the log instead of sent (OTP_DEBUG, or no provider credentials)',
+  );
 
 const service = createWorkerService(config, logger);
 logger.info(
-  { transport: service.transport.name, debugFallback: config.debugFallback, concurrency: config.concurrency },
+  {
+    providers: service.chain.map((link) => link.provider.name),
+    failoverAfter: config.failoverAfter,
+    breakerCooldownMs: config.breaker.cooldownMs,
+    debugFallback: config.debugFallback,
+    concurrency: config.concurrency,
+  },
   'worker starting',
 );
 

@@ -1,17 +1,18 @@
 import { createCodeStore, createLogger, deriveKeys, sealCode } from '@otp/core';
-import { MessaggioError } from '@otp/messaggio';
-import { UnrecoverableError } from 'bullmq';
+import { SmsError, type SmsErrorScope, type SmsMessage, type SmsProvider } from '@otp/sms';
+import { DelayedError, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../test/redis.js';
 import { LogCapture } from '../../api/test/helper.js';
-import { createSendProcessor } from './processor.js';
+import { type ChainLink, createSendProcessor, type SendJob } from './processor.js';
+import { createSharedBreaker } from './providers/shared-breaker.js';
 import type { SendEvent } from './send-events.js';
-import type { SmsMessage, SmsTransport } from './transports/sms-transport.js';
 
 const keys = deriveKeys('processor-test-secret-0123456789abcdef');
 let redis: Redis;
 const prefix = uniquePrefix('processor');
+const CODE = '516396';
 
 beforeAll(() => {
   redis = connectTestRedis();
@@ -21,115 +22,158 @@ afterAll(async () => {
   await redis.quit();
 });
 
-/** A transport that answers from a script of outcomes and records what it was asked. */
-function scriptedTransport(outcomes: Array<'ok' | Error>): SmsTransport & { calls: SmsMessage[] } {
+type Outcome = 'ok' | SmsErrorScope | Error;
+
+/** A provider that answers from a script of outcomes and records what it was asked. */
+function scripted(name: string, outcomes: Outcome[]): SmsProvider & { calls: SmsMessage[] } {
   const calls: SmsMessage[] = [];
   return {
-    name: 'messaggio',
+    name,
     calls,
     async send(message) {
       calls.push(message);
       const next = outcomes.shift() ?? 'ok';
       if (next instanceof Error) throw next;
-      return { providerMessageId: `msg-${calls.length}` };
+      if (next !== 'ok') {
+        throw new SmsError({
+          provider: name,
+          scope: next,
+          code: `${name.toUpperCase()}_${next.toUpperCase()}`,
+          message: `${name} ${next} failure`,
+        });
+      }
+      return { provider: name, providerMessageId: `${name}-${calls.length}` };
     },
   };
 }
 
-async function setup(transport: SmsTransport, phone: string) {
-  const store = createCodeStore({
-    redis,
-    keyPrefix: prefix,
-    ttlSeconds: 600,
-    maxAttempts: 3,
-    resendCooldownSeconds: 0,
-  });
-  const verificationId = `ver-${phone}`;
-  await store.issue({ phone, digest: 'd', verificationId });
+let phoneSeq = 0;
+const store = () =>
+  createCodeStore({ redis, keyPrefix: prefix, ttlSeconds: 600, maxAttempts: 3, resendCooldownSeconds: 0 });
+
+async function setup(
+  providers: SmsProvider[],
+  options: { breakers?: boolean; failoverAfter?: number; secrets?: string[] } = {},
+) {
+  const phone = `+7708${String(1_000_000 + phoneSeq++).padStart(7, '0')}`;
+  const verificationId = `ver-${phone}-${Math.random().toString(36).slice(2, 8)}`;
+  await store().issue({ phone, digest: 'd', verificationId });
   const events: SendEvent[] = [];
   const logs = new LogCapture();
+  const logger = createLogger({ service: 'test', stream: logs });
+  const chain: ChainLink[] = providers.map((provider) => ({
+    provider,
+    secrets: options.secrets ?? [],
+    ...(options.breakers
+      ? {
+          breaker: createSharedBreaker({
+            provider: provider.name,
+            redis,
+            keyPrefix: `${prefix}${verificationId}:`,
+            failureThreshold: 100,
+            cooldownMs: 60_000,
+            logger,
+          }),
+        }
+      : {}),
+  }));
   const processor = createSendProcessor({
-    store,
+    store: store(),
     cipherKey: keys.jobCipherKey,
-    template: 'Code {code}',
-    transport,
-    logger: createLogger({ service: 'test', stream: logs }),
+    template: 'Ваш код подтверждения: {code}',
+    chain,
+    failoverAfter: options.failoverAfter ?? 2,
+    logger,
     onEvent: (event) => {
       events.push(event);
     },
   });
-  const job = (attemptsMade: number) => ({
+  // One job across attempts, as BullMQ keeps it: progress survives, attemptsMade counts up.
+  const state: { progress: unknown; delayedUntil?: number } = { progress: 0 };
+  const job = (attemptsMade: number): SendJob => ({
     id: verificationId,
     attemptsMade,
-    opts: { attempts: 3 },
+    opts: { attempts: 5 },
+    progress: state.progress,
+    async updateProgress(progress) {
+      state.progress = progress;
+    },
+    async moveToDelayed(timestamp) {
+      state.delayedUntil = timestamp;
+    },
     data: {
       v: 1,
       verificationId,
       phone,
       country: 'KZ',
-      sealedCode: sealCode(keys.jobCipherKey, '123456', { verificationId, phone }),
+      sealedCode: sealCode(keys.jobCipherKey, CODE, { verificationId, phone }),
       acceptedAt: Date.now(),
     },
   });
-  return { processor, job, events, logs };
+  const isLive = async () => (await store().isLive({ phone, verificationId })).live;
+  return { processor, job, events, logs, state, chain, isLive };
 }
 
-describe('send processor events', () => {
-  it('reports sending then sent, with the provider id', async () => {
-    const transport = scriptedTransport(['ok']);
-    const { processor, job, events } = await setup(transport, '+77080000001');
-    expect(await processor(job(0))).toMatchObject({ outcome: 'sent', providerMessageId: 'msg-1' });
+describe('send processor: one provider', () => {
+  it('reports sending then sent, naming the provider', async () => {
+    const primary = scripted('primary', ['ok']);
+    const { processor, job, events } = await setup([primary]);
+    expect(await processor(job(0))).toMatchObject({
+      outcome: 'sent',
+      transport: 'primary',
+      providerMessageId: 'primary-1',
+    });
     expect(events.map((e) => e.type)).toEqual(['sending', 'sent']);
-    expect(events[1]).toMatchObject({ providerMessageId: 'msg-1', attempt: 1, country: 'KZ' });
-    expect(transport.calls[0]).toMatchObject({ text: 'Code 123456', ttlSeconds: expect.any(Number) });
-  });
-
-  it('reports retrying for a transient error before the last attempt, failed on the last', async () => {
-    const transient = () =>
-      new MessaggioError({ code: 'MESSAGGIO_SERVER_ERROR', message: 'boom', retryable: true, status: 500 });
-    const transport = scriptedTransport([transient(), transient()]);
-    const { processor, job, events } = await setup(transport, '+77080000002');
-    await expect(processor(job(0))).rejects.toThrow('boom');
-    await expect(processor(job(2))).rejects.toThrow('boom');
-    expect(events.filter((e) => e.type !== 'sending')).toMatchObject([
-      { type: 'retrying', errorCode: 'MESSAGGIO_SERVER_ERROR', attempt: 1 },
-      { type: 'failed', errorCode: 'MESSAGGIO_SERVER_ERROR', attempt: 3, permanent: false },
-    ]);
-  });
-
-  it('turns a permanent error into UnrecoverableError and reports it failed at once', async () => {
-    const transport = scriptedTransport([
-      new MessaggioError({
-        code: 'MESSAGGIO_FORBIDDEN',
-        message: 'login rejected',
-        retryable: false,
-        status: 403,
-      }),
-    ]);
-    const { processor, job, events } = await setup(transport, '+77080000003');
-    await expect(processor(job(0))).rejects.toBeInstanceOf(UnrecoverableError);
-    expect(events.at(-1)).toMatchObject({
-      type: 'failed',
-      permanent: true,
-      errorCode: 'MESSAGGIO_FORBIDDEN',
-      attempt: 1,
+    expect(events[1]).toMatchObject({ provider: 'primary', providerMessageId: 'primary-1', attempt: 1 });
+    expect(primary.calls[0]).toMatchObject({
+      text: `Ваш код подтверждения: ${CODE}`,
+      ttlSeconds: expect.any(Number),
     });
   });
 
+  it('retries a transient error, and fails on the last attempt with SMS_DELIVERY_FAILED', async () => {
+    const primary = scripted('primary', ['transient', 'transient']);
+    const { processor, job, events, isLive } = await setup([primary]);
+    await expect(processor(job(0))).rejects.toThrow('primary transient failure');
+    await expect(processor(job(4))).rejects.toThrow('primary transient failure');
+    expect(events.filter((e) => e.type !== 'sending')).toMatchObject([
+      { type: 'retrying', provider: 'primary', scope: 'transient', attempt: 1 },
+      {
+        type: 'failed',
+        provider: 'primary',
+        failureCode: 'SMS_DELIVERY_FAILED',
+        attempt: 5,
+        permanent: false,
+      },
+    ]);
+    // A code whose SMS never went out no longer verifies.
+    expect(await isLive()).toBe(false);
+  });
+
+  it('fails a provider-scope error at once when no provider is left', async () => {
+    const { processor, job, events } = await setup([scripted('primary', ['provider'])]);
+    await expect(processor(job(0))).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(events.at(-1)).toMatchObject({
+      type: 'failed',
+      failureCode: 'SMS_PROVIDER_UNAVAILABLE',
+      permanent: true,
+    });
+  });
+
+  it('refuses a payload that breaks the contract, without retries', async () => {
+    const { processor } = await setup([scripted('primary', [])]);
+    await expect(processor({ id: 'x', attemptsMade: 0, opts: {}, data: { v: 2 } })).rejects.toBeInstanceOf(
+      UnrecoverableError,
+    );
+  });
+
   it('keeps sending when a listener throws', async () => {
-    const transport = scriptedTransport(['ok']);
-    const { job, logs } = await setup(transport, '+77080000004');
+    const { job, logs } = await setup([scripted('primary', [])]);
     const processor = createSendProcessor({
-      store: createCodeStore({
-        redis,
-        keyPrefix: prefix,
-        ttlSeconds: 600,
-        maxAttempts: 3,
-        resendCooldownSeconds: 0,
-      }),
+      store: store(),
       cipherKey: keys.jobCipherKey,
       template: 'Code {code}',
-      transport,
+      chain: [{ provider: scripted('primary', ['ok']), secrets: [] }],
       logger: createLogger({ service: 'test', stream: logs }),
       onEvent: () => {
         throw new Error('listener broke');
@@ -138,11 +182,92 @@ describe('send processor events', () => {
     expect(await processor(job(0))).toMatchObject({ outcome: 'sent' });
     expect(logs.text).toMatch(/send event listener failed/);
   });
+});
 
-  it('refuses a payload that breaks the contract, without retries', async () => {
-    const { processor } = await setup(scriptedTransport([]), '+77080000005');
-    await expect(processor({ id: 'x', attemptsMade: 0, opts: {}, data: { v: 2 } })).rejects.toBeInstanceOf(
-      UnrecoverableError,
-    );
+describe('send processor: the chain', () => {
+  it('fails over after SMS_FAILOVER_AFTER transient tries, in the same attempt', async () => {
+    const primary = scripted('primary', ['transient', 'transient']);
+    const backup = scripted('backup', ['ok']);
+    const { processor, job, events, state } = await setup([primary, backup]);
+    await expect(processor(job(0))).rejects.toThrow('primary transient failure');
+    expect(state.progress).toEqual({ chain: { gaveUp: [], tries: { primary: 1 } } });
+    expect(await processor(job(1))).toMatchObject({ outcome: 'sent', transport: 'backup' });
+    expect(primary.calls).toHaveLength(2);
+    expect(backup.calls).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'retrying')).toMatchObject([
+      { provider: 'primary', attempt: 1 },
+      { provider: 'primary', attempt: 2, next: 'backup' },
+    ]);
+    // The next attempt starts where this one left off: the backup.
+    expect(state.progress).toEqual({ chain: { gaveUp: ['primary'], tries: { primary: 2 } } });
+  });
+
+  it('fails over at once on a provider-scope error', async () => {
+    const primary = scripted('primary', ['provider']);
+    const backup = scripted('backup', ['ok']);
+    const { processor, job } = await setup([primary, backup]);
+    expect(await processor(job(0))).toMatchObject({ outcome: 'sent', transport: 'backup' });
+    expect(primary.calls).toHaveLength(1);
+  });
+
+  it('fails a message-scope error without failing over', async () => {
+    const primary = scripted('primary', ['message']);
+    const backup = scripted('backup', ['ok']);
+    const { processor, job, events, isLive } = await setup([primary, backup]);
+    await expect(processor(job(0))).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(backup.calls).toHaveLength(0);
+    expect(events.at(-1)).toMatchObject({ type: 'failed', provider: 'primary', failureCode: 'SMS_REJECTED' });
+    expect(await isLive()).toBe(false);
+  });
+
+  it('skips a provider whose breaker is open without using an attempt, and waits when all are open', async () => {
+    const primary = scripted('primary', ['ok']);
+    const backup = scripted('backup', ['ok']);
+    const { processor, job, chain, state } = await setup([primary, backup], { breakers: true });
+    // Another worker opened primary's breaker.
+    await chain[0]?.breaker
+      ?.run({ allowed: true, probe: true }, async () => {
+        throw new SmsError({ provider: 'primary', scope: 'provider', code: 'X', message: 'down' });
+      })
+      .catch(() => undefined);
+    expect(await chain[0]?.breaker?.state()).toBe('open');
+    expect(await processor(job(0))).toMatchObject({ transport: 'backup' });
+    expect(primary.calls).toHaveLength(0);
+
+    await chain[1]?.breaker
+      ?.run({ allowed: true, probe: true }, async () => {
+        throw new SmsError({ provider: 'backup', scope: 'transient', code: 'X', message: 'down' });
+      })
+      .catch(() => undefined);
+    await expect(processor(job(0), 'lock-token')).rejects.toBeInstanceOf(DelayedError);
+    expect(state.delayedUntil).toBeGreaterThan(Date.now() + 50_000);
+    expect(backup.calls).toHaveLength(1);
+  });
+});
+
+describe('send processor: a provider that echoes the request', () => {
+  const CALLBACK = 'https://otp.example.com/webhooks/messaggio/whsec-0123456789abcdef';
+  const hostile = () =>
+    new SmsError({
+      provider: 'primary',
+      scope: 'message',
+      code: 'PRIMARY_BAD_REQUEST',
+      message: `rejected {"text":"Ваш код подтверждения: ${CODE}","dlr_callback_url":"${CALLBACK}","login":"project-login-1"} code=${CODE}`,
+    });
+
+  it('keeps the code, the text, the callback and the login out of the error, the logs and the events', async () => {
+    const { processor, job, logs, events } = await setup([scripted('primary', [hostile()])], {
+      secrets: [CALLBACK, 'project-login-1'],
+    });
+    const err = (await processor(job(0)).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(UnrecoverableError);
+    for (const text of [err.message, err.stack ?? '', logs.text, JSON.stringify(events)]) {
+      expect(text).not.toContain(CODE);
+      expect(text).not.toContain('подтверждения');
+      expect(text).not.toContain('whsec-0123456789abcdef');
+      expect(text).not.toContain('project-login-1');
+    }
+    expect(err.message).toContain('[redacted]');
+    expect(logs.text).toContain('send failed for good');
   });
 });

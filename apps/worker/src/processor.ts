@@ -1,6 +1,7 @@
 import {
   type CodeStore,
   DecryptError,
+  type FailureCode,
   type Logger,
   maskPhone,
   openCode,
@@ -8,10 +9,19 @@ import {
   SendJobData,
   type SendJobResult,
 } from '@otp/core';
-import { UnrecoverableError } from 'bullmq';
+import {
+  errorScope,
+  isSmsError,
+  redactSecrets,
+  SmsError,
+  type SmsErrorScope,
+  type SmsProvider,
+} from '@otp/sms';
+import { DelayedError, UnrecoverableError } from 'bullmq';
 import Value from 'typebox/value';
+import type { OutgoingSms } from './providers/outgoing-sms.js';
+import type { BreakerGate, SharedBreaker } from './providers/shared-breaker.js';
 import type { SendEvent, SendEventListener } from './send-events.js';
-import type { SmsTransport } from './transports/sms-transport.js';
 
 /** The parts of a BullMQ job the processor reads; real jobs satisfy it. */
 export interface SendJob {
@@ -20,24 +30,55 @@ export interface SendJob {
   /** Attempts already made before this one. */
   attemptsMade: number;
   opts: { attempts?: number };
+  /** Where the job stands in the chain (see ChainProgress); BullMQ keeps it across attempts. */
+  progress?: unknown;
+  updateProgress?(progress: object): Promise<void>;
+  moveToDelayed?(timestamp: number, token?: string): Promise<void>;
+}
+
+/** One provider in the chain, with its breaker. */
+export interface ChainLink {
+  provider: SmsProvider;
+  /** Values its errors may echo (credentials, callback URL), redacted with the code and text. */
+  secrets: readonly string[];
+  /** Absent for the debug provider: there is nothing to protect. */
+  breaker?: SharedBreaker;
 }
 
 export interface SendProcessorDeps {
-  store: Pick<CodeStore, 'isLive'>;
+  store: Pick<CodeStore, 'isLive' | 'revoke'>;
   cipherKey: Buffer;
   template: string;
-  /** Messaggio, or the debug transport in debug mode. */
-  transport: SmsTransport;
-  /** Used once when the transport fails for good (OTP_DEBUG_FALLBACK). */
-  fallback?: SmsTransport;
+  /** The providers in SMS_PROVIDERS order; `[debug]` in debug mode. */
+  chain: readonly ChainLink[];
+  /** Failed tries on one provider before the job moves on (SMS_FAILOVER_AFTER). @defaultValue 2 */
+  failoverAfter?: number;
+  /** Used once when the chain fails for good (OTP_DEBUG_FALLBACK); the code is then not revoked. */
+  fallback?: SmsProvider;
   logger: Logger;
   /** Told of every step; a listener that throws is logged, never fails the send. */
   onEvent?: SendEventListener;
+  /**
+   * Aborted at the shutdown deadline: the call in flight is cancelled, not left to race the
+   * retry another worker makes once this job's lock expires.
+   */
+  signal?: AbortSignal;
+  /** @defaultValue Date.now */
+  now?: () => number;
 }
 
-/** Whether retrying can help: only errors that say so explicitly are permanent. */
-function isPermanent(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === false;
+/** What a job remembers between attempts: providers it gave up on and tries per provider. */
+interface ChainProgress {
+  gaveUp: string[];
+  tries: Record<string, number>;
+}
+
+function readProgress(progress: unknown): ChainProgress {
+  const chain = (progress as { chain?: Partial<ChainProgress> } | null | undefined)?.chain;
+  return {
+    gaveUp: Array.isArray(chain?.gaveUp) ? chain.gaveUp.filter((p) => typeof p === 'string') : [],
+    tries: typeof chain?.tries === 'object' && chain.tries !== null ? { ...chain.tries } : {},
+  };
 }
 
 function errorCode(err: unknown): string {
@@ -45,18 +86,46 @@ function errorCode(err: unknown): string {
   return typeof code === 'string' ? code : err instanceof Error ? err.name : 'UNKNOWN';
 }
 
-function describe(err: unknown): Record<string, unknown> {
-  if (!(err instanceof Error)) return { message: String(err) };
-  const { code, status, retryable, retryAfterMs, title, detail } = err as Error & Record<string, unknown>;
-  return { type: err.name, message: err.message, code, status, retryable, retryAfterMs, title, detail };
+const FAILURE_BY_SCOPE: Record<SmsErrorScope, FailureCode> = {
+  message: 'SMS_REJECTED',
+  provider: 'SMS_PROVIDER_UNAVAILABLE',
+  transient: 'SMS_DELIVERY_FAILED',
+};
+
+/**
+ * The error as it may be logged and stored (BullMQ's failedReason and stack): the provider's
+ * text with the code, the SMS text and the provider's secrets removed, and no `cause` (whose
+ * title and detail are the provider's unredacted words).
+ */
+function redactedError(err: unknown, provider: string, secrets: readonly string[]): SmsError {
+  const text = err instanceof Error ? err.message : String(err);
+  return new SmsError({
+    provider: isSmsError(err) ? err.provider : provider,
+    scope: errorScope(err),
+    code: errorCode(err),
+    message: redactSecrets(text, secrets),
+    ...(isSmsError(err) && err.status !== undefined ? { status: err.status } : {}),
+    ...(isSmsError(err) && err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
+  });
+}
+
+function logged(err: SmsError): Record<string, unknown> {
+  const { provider, scope, code, status, retryAfterMs, message } = err;
+  return { type: err.name, provider, scope, code, status, retryAfterMs, message };
 }
 
 /**
- * Delivers one send job: skip it if its code is no longer usable, decrypt, render, send.
- * Throwing hands the retry decision to BullMQ; UnrecoverableError stops retries at once.
+ * Delivers one send job: skip it if its code is no longer usable, decrypt, render, then walk
+ * the provider chain. A job tries the first provider it has not given up on whose breaker lets
+ * it; a transient failure retries (BullMQ's backoff) and after `failoverAfter` tries on one
+ * provider moves to the next at once; a provider-scope failure moves on at once (or fails the
+ * job when there is no next); a message-scope failure fails the job. When every remaining
+ * provider's breaker is open the job waits for the earliest cool-down without using an attempt.
  */
 export function createSendProcessor(deps: SendProcessorDeps) {
   const baseLog = deps.logger.child({ component: 'processor' });
+  const failoverAfter = deps.failoverAfter ?? 2;
+  const now = deps.now ?? Date.now;
   // `log` is the job's logger, so even this line carries the verification and request ids.
   async function emit(log: Logger, event: SendEvent): Promise<void> {
     try {
@@ -66,7 +135,7 @@ export function createSendProcessor(deps: SendProcessorDeps) {
     }
   }
 
-  return async function processSendJob(job: SendJob): Promise<SendJobResult> {
+  return async function processSendJob(job: SendJob, token?: string): Promise<SendJobResult> {
     if (!Value.Check(SendJobData, job.data)) {
       // A job from a newer or broken producer: retrying cannot make it readable.
       baseLog.error({ jobId: job.id }, 'send job has an unknown shape; dropping it');
@@ -102,65 +171,153 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       code = openCode(deps.cipherKey, data);
     } catch (err) {
       if (err instanceof DecryptError) {
-        log.error({ err: describe(err) }, 'cannot decrypt the code; check OTP_SECRET matches the API');
+        log.error(
+          { err: { type: err.name, message: err.message } },
+          'cannot decrypt the code; check OTP_SECRET matches the API',
+        );
         throw new UnrecoverableError(err.message);
       }
       throw err;
     }
 
-    const message = {
+    const message: OutgoingSms = {
       phone: data.phone,
       text: renderTemplate(deps.template, code),
       code,
       verificationId: data.verificationId,
-      requestId: data.requestId,
+      ...(data.requestId === undefined ? {} : { requestId: data.requestId }),
       ttlSeconds: Math.max(1, Math.floor(live.ttlMs / 1000)),
     };
     const ids = { verificationId: data.verificationId, country: data.country, attempt };
-    const transport = deps.transport.name;
-    await emit(log, { type: 'sending', ...ids });
-    try {
-      const receipt = await deps.transport.send(message);
-      const latencyMs = Date.now() - data.acceptedAt;
-      log.info(
-        { transport, providerMessageId: receipt.providerMessageId, latencyMs },
-        'sms handed to provider',
-      );
-      await emit(log, {
-        type: 'sent',
-        ...ids,
-        transport,
-        providerMessageId: receipt.providerMessageId,
-        latencyMs,
-      });
-      return {
-        outcome: transport === 'messaggio' ? 'sent' : 'debug',
-        transport,
-        providerMessageId: receipt.providerMessageId,
-      };
-    } catch (err) {
-      const permanent = isPermanent(err);
-      const lastAttempt = permanent || attempt >= maxAttempts;
-      if (!lastAttempt) {
-        log.warn({ err: describe(err), maxAttempts }, 'send failed; will retry');
-        await emit(log, { type: 'retrying', ...ids, transport, errorCode: errorCode(err) });
-        throw err;
+    const progress = readProgress(job.progress);
+    const saveProgress = async () => {
+      try {
+        await job.updateProgress?.({ chain: progress });
+      } catch (err) {
+        log.warn({ err }, 'could not record the chain progress; the next attempt starts over');
       }
-      log.error({ err: describe(err), maxAttempts, permanent }, 'send failed for good');
+    };
+
+    /** Gives up for good: log, record, fall back or revoke, and hand BullMQ the redacted error. */
+    async function failForGood(err: SmsError, provider: string, permanent: boolean): Promise<never> {
+      const failureCode = FAILURE_BY_SCOPE[err.scope];
+      log.error({ err: logged(err), provider, maxAttempts, permanent, failureCode }, 'send failed for good');
       await emit(log, {
         type: 'failed',
         ...ids,
-        transport,
-        errorCode: errorCode(err),
-        reason: err instanceof Error ? err.message : String(err),
+        provider,
+        errorCode: err.code,
+        scope: err.scope,
+        failureCode,
         permanent,
       });
       if (deps.fallback) {
         await deps.fallback.send(message);
+      } else {
+        // A code that never reached the phone must not verify: whoever knows it did not get it by SMS.
+        await deps.store.revoke({ phone: data.phone, verificationId: data.verificationId });
+        log.info('code revoked: its SMS was never sent');
       }
-      // The job still fails, with its reason, so the failure shows in Bull Board and metrics.
-      if (permanent) throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
-      throw err;
+      // The job still fails, with its (redacted) reason, so the failure shows in Bull Board and metrics.
+      throw permanent ? new UnrecoverableError(err.message) : err;
     }
+
+    const pending = deps.chain.filter((link) => !progress.gaveUp.includes(link.provider.name));
+    let waitMs: number | undefined;
+    for (let i = 0; i < pending.length; i++) {
+      const link = pending[i] as ChainLink;
+      const provider = link.provider.name;
+      const next = pending[i + 1]?.provider.name;
+      const gate: BreakerGate = link.breaker ? await link.breaker.acquire() : { allowed: true, probe: false };
+      if (!gate.allowed) {
+        log.info(
+          { provider, breaker: gate.state, retryInMs: gate.retryInMs },
+          'provider skipped: circuit breaker open',
+        );
+        waitMs = Math.min(waitMs ?? gate.retryInMs, gate.retryInMs);
+        continue;
+      }
+      await emit(log, { type: 'sending', ...ids, provider });
+      try {
+        const send = (signal?: AbortSignal) => link.provider.send(message, signal ? { signal } : {});
+        const receipt = link.breaker
+          ? await link.breaker.run(gate, send, deps.signal)
+          : await send(deps.signal);
+        const latencyMs = now() - data.acceptedAt;
+        log.info(
+          {
+            provider,
+            providerMessageId: receipt.providerMessageId,
+            latencyMs,
+            probe: gate.probe || undefined,
+          },
+          'sms handed to provider',
+        );
+        await emit(log, {
+          type: 'sent',
+          ...ids,
+          provider,
+          providerMessageId: receipt.providerMessageId,
+          latencyMs,
+        });
+        return {
+          outcome: provider === 'debug' ? 'debug' : 'sent',
+          transport: provider,
+          ...(receipt.providerMessageId === undefined
+            ? {}
+            : { providerMessageId: receipt.providerMessageId }),
+        };
+      } catch (raw) {
+        const err = redactedError(raw, provider, [code, message.text, ...link.secrets]);
+        if (deps.signal?.aborted) {
+          // Shutdown: the lock expires and another worker retries; this try is nobody's failure.
+          log.warn({ provider }, 'send aborted at the shutdown deadline');
+          throw err;
+        }
+        if (err.scope === 'message') return failForGood(err, provider, true);
+        const tries = (progress.tries[provider] ?? 0) + 1;
+        progress.tries[provider] = tries;
+        const failOver = next !== undefined && (err.scope === 'provider' || tries >= failoverAfter);
+        if (err.scope === 'provider' && next === undefined) return failForGood(err, provider, true);
+        if (failOver) {
+          progress.gaveUp.push(provider);
+          log.warn(
+            { err: logged(err), provider, next, tries },
+            'send failed; failing over to the next provider',
+          );
+          await emit(log, {
+            type: 'retrying',
+            ...ids,
+            provider,
+            errorCode: err.code,
+            scope: err.scope,
+            next,
+          });
+          await saveProgress();
+          continue;
+        }
+        if (attempt >= maxAttempts) return failForGood(err, provider, false);
+        log.warn({ err: logged(err), provider, tries, maxAttempts }, 'send failed; will retry');
+        await emit(log, { type: 'retrying', ...ids, provider, errorCode: err.code, scope: err.scope });
+        await saveProgress();
+        throw err;
+      }
+    }
+
+    // Every provider left is behind an open breaker: wait for the first cool-down to end,
+    // without spending an attempt (the breaker already knows these providers are down).
+    const delayMs = Math.max(50, waitMs ?? 1000);
+    log.warn({ delayMs }, 'every provider left is behind an open circuit breaker; waiting');
+    if (job.moveToDelayed && token !== undefined) {
+      await job.moveToDelayed(now() + delayMs, token);
+      throw new DelayedError();
+    }
+    throw new SmsError({
+      provider: 'chain',
+      scope: 'transient',
+      code: 'ALL_BREAKERS_OPEN',
+      message: 'Every provider left is behind an open circuit breaker.',
+      retryAfterMs: delayMs,
+    });
   };
 }

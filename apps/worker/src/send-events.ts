@@ -1,35 +1,45 @@
+import type { FailureCode } from '@otp/core';
+import type { SmsErrorScope } from '@otp/sms';
+
 /**
  * What happened to one send job, as the processor sees it. Status tracking and metrics
- * listen to these instead of reaching into the processor.
+ * listen to these instead of reaching into the processor. `provider` is the provider that
+ * made (or was about to make) the attempt.
  */
 export type SendEvent =
-  | { type: 'sending'; verificationId: string; country: string; attempt: number }
+  | { type: 'sending'; verificationId: string; country: string; attempt: number; provider: string }
   | {
       type: 'sent';
       verificationId: string;
       country: string;
       attempt: number;
-      transport: string;
+      provider: string;
       providerMessageId?: string;
       /** From the API accepting the request to the provider accepting the SMS. */
       latencyMs: number;
     }
   | {
+      /** One provider failed this try; the job retries later or fails over to `next`. */
       type: 'retrying';
       verificationId: string;
       country: string;
       attempt: number;
-      transport: string;
+      provider: string;
       errorCode: string;
+      scope: SmsErrorScope;
+      /** The provider the job moves to, when it fails over. */
+      next?: string;
     }
   | {
       type: 'failed';
       verificationId: string;
       country: string;
       attempt: number;
-      transport: string;
+      provider: string;
       errorCode: string;
-      reason: string;
+      scope: SmsErrorScope;
+      /** What the client sees (GET /verifications/:id). */
+      failureCode: FailureCode;
       permanent: boolean;
     }
   | { type: 'skipped'; verificationId: string; country: string; reason: string };

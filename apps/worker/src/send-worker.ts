@@ -22,29 +22,33 @@ export interface SendWorkerOptions {
 /** The BullMQ side: concurrency, rate limit, backoff and lifecycle logging. */
 export function createSendWorker(options: SendWorkerOptions): Worker<SendJobData, SendJobResult> {
   const log = options.logger.child({ component: 'worker', queue: options.queueName });
-  const worker = new Worker<SendJobData, SendJobResult>(options.queueName, (job) => options.processor(job), {
-    connection: options.connection,
-    prefix: options.queuePrefix,
-    concurrency: options.concurrency,
-    autorun: options.autorun ?? true,
-    ...(options.rateLimitPerSecond > 0
-      ? { limiter: { max: options.rateLimitPerSecond, duration: 1000 } }
-      : {}),
-    settings: {
-      backoffStrategy: (attemptsMade: number, type?: string, err?: Error, job?: MinimalJob) => {
-        if (type !== SEND_BACKOFF_TYPE) return 0;
-        const backoff = job?.opts.backoff;
-        const baseDelayMs = typeof backoff === 'object' && backoff.delay ? backoff.delay : 1000;
-        const retryAfterMs = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
-        return retryDelayMs({
-          attemptsMade,
-          baseDelayMs,
-          maxDelayMs: options.retryMaxDelayMs,
-          retryAfterMs: typeof retryAfterMs === 'number' ? retryAfterMs : undefined,
-        });
+  const worker = new Worker<SendJobData, SendJobResult>(
+    options.queueName,
+    (job, token) => options.processor(job, token),
+    {
+      connection: options.connection,
+      prefix: options.queuePrefix,
+      concurrency: options.concurrency,
+      autorun: options.autorun ?? true,
+      ...(options.rateLimitPerSecond > 0
+        ? { limiter: { max: options.rateLimitPerSecond, duration: 1000 } }
+        : {}),
+      settings: {
+        backoffStrategy: (attemptsMade: number, type?: string, err?: Error, job?: MinimalJob) => {
+          if (type !== SEND_BACKOFF_TYPE) return 0;
+          const backoff = job?.opts.backoff;
+          const baseDelayMs = typeof backoff === 'object' && backoff.delay ? backoff.delay : 1000;
+          const retryAfterMs = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+          return retryDelayMs({
+            attemptsMade,
+            baseDelayMs,
+            maxDelayMs: options.retryMaxDelayMs,
+            retryAfterMs: typeof retryAfterMs === 'number' ? retryAfterMs : undefined,
+          });
+        },
       },
     },
-  });
+  );
   worker.on('error', (err) => log.error({ err }, 'worker error'));
   worker.on('stalled', (jobId) =>
     log.warn({ jobId, verificationId: jobId }, 'job stalled; another worker will pick it up'),

@@ -27,37 +27,39 @@ describe('status listener (real Redis)', () => {
     });
   }
 
-  it('records attempts, the message id, and the reason the worker gave up', async () => {
+  it('records attempts, the provider and its message id, and the reason the worker gave up', async () => {
     const listener = createStatusListener(store());
     const ids = { verificationId: 'v-path', country: 'KZ' };
     await queued(ids.verificationId);
-    await listener({ type: 'sending', ...ids, attempt: 1 });
+    await listener({ type: 'sending', ...ids, attempt: 1, provider: 'messaggio' });
     await listener({
       type: 'retrying',
       ...ids,
       attempt: 1,
-      transport: 'messaggio',
+      provider: 'messaggio',
       errorCode: 'MESSAGGIO_TIMEOUT',
+      scope: 'transient',
+      next: 'backup',
     });
-    await listener({ type: 'sending', ...ids, attempt: 2 });
+    await listener({ type: 'sending', ...ids, attempt: 2, provider: 'backup' });
     expect(await store().get(ids.verificationId)).toMatchObject({ status: 'sending', attempts: 2 });
     await listener({
       type: 'sent',
       ...ids,
       attempt: 2,
-      transport: 'messaggio',
+      provider: 'backup',
       providerMessageId: 'msg-1',
       latencyMs: 5,
     });
     expect(await store().get(ids.verificationId)).toMatchObject({
       status: 'sent',
+      provider: 'backup',
       providerMessageId: 'msg-1',
     });
-    // The index lets the message's delivery reports find the verification.
-    expect(await store().deliveryReport({ messageId: 'msg-1', statusCode: 70 })).toMatchObject({
-      outcome: 'applied',
-      verificationId: ids.verificationId,
-    });
+    // The index lets the message's delivery reports find the verification, by provider.
+    expect(
+      await store().deliveryReport({ provider: 'backup', messageId: 'msg-1', status: 'delivered' }),
+    ).toMatchObject({ outcome: 'applied', verificationId: ids.verificationId });
 
     await queued('v-failed');
     await listener({
@@ -65,16 +67,17 @@ describe('status listener (real Redis)', () => {
       verificationId: 'v-failed',
       country: 'KZ',
       attempt: 3,
-      transport: 'messaggio',
+      provider: 'messaggio',
       errorCode: 'MESSAGGIO_SERVER_ERROR',
-      reason: 'Messaggio had a server error (503)',
+      scope: 'transient',
+      failureCode: 'SMS_DELIVERY_FAILED',
       permanent: false,
     });
     expect(await store().get('v-failed')).toMatchObject({
       status: 'failed',
       attempts: 3,
-      failureCode: 'MESSAGGIO_SERVER_ERROR',
-      failureReason: 'Messaggio had a server error (503)',
+      failureCode: 'SMS_DELIVERY_FAILED',
+      failureReason: 'The SMS could not be sent before the retries ran out.',
     });
   });
 
@@ -95,7 +98,7 @@ describe('status listener (real Redis)', () => {
 });
 
 describe('composeSendListeners', () => {
-  const event: SendEvent = { type: 'sending', verificationId: 'v', country: 'KZ', attempt: 1 };
+  const event: SendEvent = { type: 'sending', verificationId: 'v', country: 'KZ', attempt: 1, provider: 'p' };
 
   it('tells every listener, even after one throws, then rethrows that failure', async () => {
     const seen: string[] = [];

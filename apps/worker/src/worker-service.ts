@@ -1,20 +1,28 @@
 import { createCodeStore, createStatusStore, deriveKeys, type Logger } from '@otp/core';
-import { createMessaggioClient } from '@otp/messaggio';
 import type { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { WorkerConfig } from './config.js';
 import { createWorkerTelemetry, type WorkerTelemetry } from './metrics/worker-telemetry.js';
-import { createSendProcessor } from './processor.js';
+import { type ChainLink, createSendProcessor } from './processor.js';
+import { createDebugProvider } from './providers/debug-provider.js';
+import { type ChainProvider, createChainProviders } from './providers/registry.js';
+import { createSharedBreaker, type SharedBreaker } from './providers/shared-breaker.js';
 import { composeSendListeners } from './send-events.js';
 import { createSendWorker } from './send-worker.js';
 import { createStatusListener } from './status-listener.js';
-import { createDebugTransport } from './transports/debug-transport.js';
-import { createMessaggioTransport } from './transports/messaggio-transport.js';
-import type { SmsTransport } from './transports/sms-transport.js';
+
+export interface WorkerServiceOptions {
+  /**
+   * The chain's providers instead of those config.providers names (tests put a second fake
+   * provider behind the first). @defaultValue built from the registry
+   */
+  providers?: ChainProvider[];
+}
 
 export interface WorkerService {
   worker: Worker;
-  transport: SmsTransport;
+  /** The chain, in order: each provider with its breaker. */
+  chain: readonly ChainLink[];
   /** Metrics registry and the METRICS_PORT server (/metrics, /health/live, /health/ready). */
   telemetry: WorkerTelemetry;
   /**
@@ -26,28 +34,44 @@ export interface WorkerService {
 }
 
 /** Builds the worker process's parts from config: connection, transports, processor, BullMQ worker. */
-export function createWorkerService(config: WorkerConfig, logger: Logger): WorkerService {
+export function createWorkerService(
+  config: WorkerConfig,
+  logger: Logger,
+  options: WorkerServiceOptions = {},
+): WorkerService {
   // BullMQ workers block on Redis and must never give up on a command mid-outage.
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   connection.on('error', (err) => logger.error({ err, component: 'redis' }, 'redis connection error'));
 
-  const transport = config.messaggio
-    ? createMessaggioTransport({
-        client: createMessaggioClient({
-          baseUrl: config.messaggio.baseUrl,
-          login: config.messaggio.login,
-          timeoutMs: config.messaggio.timeoutMs,
-        }),
-        sender: config.messaggio.sender,
-        dlrCallbackUrl: config.messaggio.dlrCallbackUrl,
-      })
-    : createDebugTransport(logger, 'debug-mode');
+  const chain: ChainLink[] = (options.providers ?? createChainProviders(config, logger)).map(
+    ({ provider, secrets }) => ({
+      provider,
+      secrets,
+      // The debug provider cannot fail; a breaker would only add Redis round trips.
+      ...(provider.name === 'debug'
+        ? {}
+        : {
+            breaker: createSharedBreaker({
+              provider: provider.name,
+              redis: connection,
+              keyPrefix: config.redisKeyPrefix,
+              failureThreshold: config.breaker.failureThreshold,
+              cooldownMs: config.breaker.cooldownMs,
+              logger,
+            }),
+          }),
+    }),
+  );
+  const breakers = chain.flatMap((link) => (link.breaker ? [link.breaker] : [])) as SharedBreaker[];
+  // Aborted at the shutdown deadline, so a send in flight stops instead of racing the retry.
+  const shutdown = new AbortController();
 
   const telemetry = createWorkerTelemetry({
     connection,
     queueName: config.queueName,
     queuePrefix: config.queuePrefix,
-    provider: transport.name,
+    provider: chain[0]?.provider.name ?? 'none',
+    breakers,
     port: config.metricsPort,
     host: config.metricsHost,
     logger,
@@ -64,8 +88,10 @@ export function createWorkerService(config: WorkerConfig, logger: Logger): Worke
     }),
     cipherKey: deriveKeys(config.otpSecret).jobCipherKey,
     template: config.smsTemplate,
-    transport,
-    fallback: config.messaggio && config.debugFallback ? createDebugTransport(logger, 'fallback') : undefined,
+    chain,
+    failoverAfter: config.failoverAfter,
+    fallback: !config.debugMode && config.debugFallback ? createDebugProvider(logger, 'fallback') : undefined,
+    signal: shutdown.signal,
     logger,
     onEvent: composeSendListeners(
       createStatusListener(createStatusStore({ redis: connection, keyPrefix: config.redisKeyPrefix })),
@@ -95,7 +121,8 @@ export function createWorkerService(config: WorkerConfig, logger: Logger): Worke
     try {
       const outcome = await Promise.race([worker.close().then(() => 'drained' as const), deadline]);
       if (outcome === 'deadline') {
-        logger.warn({ deadlineMs }, 'shutdown deadline passed; abandoning jobs in flight');
+        logger.warn({ deadlineMs }, 'shutdown deadline passed; aborting sends in flight');
+        shutdown.abort(new Error('worker shutdown deadline passed'));
         await worker.close(true);
       }
       await telemetry.close();
@@ -108,7 +135,7 @@ export function createWorkerService(config: WorkerConfig, logger: Logger): Worke
 
   return {
     worker,
-    transport,
+    chain,
     telemetry,
     close(deadlineMs) {
       closing ??= close(deadlineMs);

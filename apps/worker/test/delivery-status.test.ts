@@ -32,7 +32,7 @@ const statusBecomes = (s: System, id: string, wanted: string) =>
 function reportLines(s: System, messageId: string) {
   return s.apiLogs.lines
     .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((line) => line.messageId === messageId && line.component === 'messaggio-webhook');
+    .filter((line) => line.messageId === messageId && line.component === 'webhook');
 }
 
 /** Waits until the API has logged `n` reports for the message (the fake sends them one by one). */
@@ -84,9 +84,7 @@ describe('follow one code: API + worker + fake Messaggio delivery reports', () =
       ]),
     );
     for (const line of lines) expect(line.requestId ?? line.reqId, String(line.msg)).toBeDefined();
-    for (const line of lines.filter(
-      (l) => l.component === 'processor' || l.component === 'messaggio-webhook',
-    )) {
+    for (const line of lines.filter((l) => l.component === 'processor' || l.component === 'webhook')) {
       expect(line.requestId, String(line.msg)).toBe(requestId);
     }
     // The webhook secret is in the callback URL only, never in a log.
@@ -100,8 +98,12 @@ describe('follow one code: API + worker + fake Messaggio delivery reports', () =
     await system.fake.waitForRequests(1, { acceptedOnly: true });
     const messageId = system.fake.sent[0]?.messageId ?? '';
     const lines = await reportsLogged(system, messageId, 6);
-    expect(lines.map((l) => l.dlrStatus)).toEqual([200, 200, 100, 100, 70, 70]);
-    expect(lines.filter((l) => l.outcome === 'duplicate').map((l) => l.dlrStatus)).toEqual([200, 100, 70]);
+    expect(lines.map((l) => l.dlrStatus)).toEqual(['200', '200', '100', '100', '70', '70']);
+    expect(lines.filter((l) => l.outcome === 'duplicate').map((l) => l.dlrStatus)).toEqual([
+      '200',
+      '100',
+      '70',
+    ]);
     expect(lines.filter((l) => l.status === 'delivered' && l.outcome === 'applied')).toHaveLength(1);
     expect((await status(system, id)).status).toBe('delivered');
   });
@@ -113,9 +115,9 @@ describe('follow one code: API + worker + fake Messaggio delivery reports', () =
     const messageId = system.fake.sent[0]?.messageId ?? '';
     const lines = await reportsLogged(system, messageId, 3);
     expect(lines.map((l) => [l.dlrStatus, l.outcome])).toEqual([
-      [70, 'applied'],
-      [100, 'stale'],
-      [200, 'stale'],
+      ['70', 'applied'],
+      ['100', 'stale'],
+      ['200', 'stale'],
     ]);
     const body = await status(system, id);
     expect(body.status).toBe('delivered');
@@ -132,13 +134,16 @@ describe('follow one code: API + worker + fake Messaggio delivery reports', () =
     expect(body.reached_at.sent).toBeDefined();
   });
 
-  it('shows a send that failed for good, with its reason', async () => {
+  it('shows a send that failed for good, with a stable code and its fixed reason', async () => {
     system = await startSystem({ messaggio: true, env: { OTP_DEBUG_FALLBACK: 'false' } });
     system.fake.setMode({ kind: 'status', status: 403, title: 'Forbidden', detail: 'unknown project login' });
     const { id } = await sendOtp(system);
     const body = await statusBecomes(system, id, 'failed');
-    expect(body).toMatchObject({ attempts: 1, failure_code: 'MESSAGGIO_FORBIDDEN' });
-    expect(body.failure_reason).toMatch(/403/);
+    expect(body).toMatchObject({
+      attempts: 1,
+      failure_code: 'SMS_PROVIDER_UNAVAILABLE',
+      failure_reason: 'No SMS provider could accept the message.',
+    });
   });
 
   it('shows a code replaced before its SMS went out as failed, not queued forever', async () => {

@@ -202,6 +202,12 @@ describe('shutdown', () => {
     const sent = await sendOtp(system);
     await activeJob(system, sent.verification_id);
     expect(await system.worker?.close(200)).toBe('deadline');
+    // The call in flight was aborted, not left to race the retry another worker makes.
+    const s = system;
+    await eventually('the send to be aborted', async () =>
+      s.workerLogs.text.includes('send aborted at the shutdown deadline') ? true : undefined,
+    );
+    expect(s.workerLogs.text).not.toMatch(/send failed for good/);
     // Still in Redis: its lock lapses and the next worker retries it.
     const job = await system.api.sendQueue.getJob(sent.verification_id);
     expect(job).toBeDefined();

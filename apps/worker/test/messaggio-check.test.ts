@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from '@otp/core';
-import { createFakeMessaggio, type FakeMessaggio } from '@otp/messaggio';
+import { createFakeMessaggio, type FakeMessaggio } from '@otp/messaggio/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT, runMessaggioCheck } from '../src/diagnostics/messaggio-check.js';
 

@@ -1,12 +1,12 @@
 import { createApp } from '@otp/api';
 import { loadApiConfig } from '@otp/api/config';
 import { createLogger, type Env } from '@otp/core';
-import { createFakeMessaggio, type DeliveryReportOptions, type FakeMessaggio } from '@otp/messaggio';
+import { createFakeMessaggio, type DeliveryReportOptions, type FakeMessaggio } from '@otp/messaggio/testing';
 import { Redis } from 'ioredis';
 import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/redis.js';
 import { LogCapture } from '../../api/test/helper.js';
 import { loadWorkerConfig } from '../src/config.js';
-import { createWorkerService, type WorkerService } from '../src/worker-service.js';
+import { createWorkerService, type WorkerService, type WorkerServiceOptions } from '../src/worker-service.js';
 
 export const FAKE_LOGIN = 'e2e-project-login';
 export const FAKE_SENDER = 'OTPTEST';
@@ -20,7 +20,7 @@ export interface System {
   workerLogs: LogCapture;
   redis: Redis;
   env: Env;
-  startWorker(): WorkerService;
+  startWorker(options?: WorkerServiceOptions): WorkerService;
   close(): Promise<void>;
 }
 
@@ -35,6 +35,8 @@ export async function startSystem(options: {
   startWorker?: boolean;
   /** The fake POSTs delivery reports to the API, which then listens on a free port. */
   deliveryReports?: boolean | DeliveryReportOptions;
+  /** For the worker startSystem starts (e.g. the chain's providers). */
+  worker?: WorkerServiceOptions;
 }): Promise<System> {
   const fake = await createFakeMessaggio({
     logins: [FAKE_LOGIN],
@@ -86,10 +88,11 @@ export async function startSystem(options: {
     workerLogs,
     redis,
     env,
-    startWorker() {
+    startWorker(workerOptions) {
       system.worker = createWorkerService(
         loadWorkerConfig(env),
         createLogger({ service: 'otp-worker', level: 'debug', stream: workerLogs }),
+        workerOptions ?? options.worker,
       );
       return system.worker;
     },

@@ -55,7 +55,7 @@ describe('worker delivery metrics', () => {
     });
     expect(
       afterFailed.get(
-        'otp_sms_delivery_errors_total{provider="messaggio",code="MESSAGGIO_FORBIDDEN",permanent="true"}',
+        'otp_sms_delivery_errors_total{provider="messaggio",code="MESSAGGIO_FORBIDDEN",scope="provider",permanent="true"}',
       ),
     ).toBe(1);
     expect(afterFailed.get(sent)).toBe(1);
@@ -80,7 +80,7 @@ describe('worker delivery metrics', () => {
     expect(samples.get('otp_sms_deliveries_total{provider="messaggio",result="retry",country="KZ"}')).toBe(1);
     expect(
       samples.get(
-        'otp_sms_delivery_errors_total{provider="messaggio",code="MESSAGGIO_SERVER_ERROR",permanent="false"}',
+        'otp_sms_delivery_errors_total{provider="messaggio",code="MESSAGGIO_SERVER_ERROR",scope="transient",permanent="false"}',
       ),
     ).toBe(1);
   });

@@ -53,6 +53,7 @@ export {
   sealCode,
   sendJobOptions,
 } from './queue/send-job.js';
+export { describeFailure, FAILURE_CODES, type FailureCode } from './status/failure-codes.js';
 export {
   createStatusStore,
   type DeliveryReportInput,

@@ -5,6 +5,7 @@ export {
   type SendSmsRequest,
   type SendSmsResult,
 } from './client.js';
+export { deliveryStatusOf } from './delivery-report.js';
 export {
   classifyStatus,
   isMessaggioError,
@@ -13,15 +14,8 @@ export {
   type MessaggioErrorInit,
   parseRetryAfter,
 } from './errors.js';
-export {
-  createFakeMessaggio,
-  type DeliveryReportOptions,
-  type FakeFailure,
-  type FakeMessaggio,
-  type FakeMessaggioOptions,
-  type FakeRequestRecord,
-  type FakeSentMessage,
-} from './fake-server.js';
+export { createMessaggioProvider, type MessaggioProviderOptions, toSmsError } from './provider.js';
+export { createMessaggioWebhook, type MessaggioWebhookOptions } from './webhook.js';
 export {
   type DeliveryReportPollBody,
   type DeliveryReportWebhookBody,

@@ -15,4 +15,9 @@ export interface DeliveryReport {
   status: DeliveryStatus;
   /** The provider's own status or error code, for logs only. */
   providerStatus?: string;
+  /**
+   * Our verification id, when the provider echoes a client reference (Messaggio's
+   * `external_id`): finds the record when the report beats the worker's own record of the send.
+   */
+  verificationId?: string;
 }

@@ -46,7 +46,18 @@ export class SmsError extends Error {
   }
 }
 
+/**
+ * True for an {@link SmsError}, also one from another copy of this module (source and dist
+ * loaded side by side), where `instanceof` would say no.
+ */
+export function isSmsError(err: unknown): err is SmsError {
+  if (err instanceof SmsError) return true;
+  if (!(err instanceof Error) || err.name !== 'SmsError') return false;
+  const candidate = err as Partial<SmsError>;
+  return typeof candidate.scope === 'string' && typeof candidate.provider === 'string';
+}
+
 /** The scope of anything thrown by a provider: an unknown error is assumed transient. */
 export function errorScope(err: unknown): SmsErrorScope {
-  return err instanceof SmsError ? err.scope : 'transient';
+  return isSmsError(err) ? err.scope : 'transient';
 }

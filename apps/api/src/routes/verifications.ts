@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { AppError, ErrorCode, type VerificationRecord } from '@otp/core';
+import { AppError, describeFailure, ErrorCode, type VerificationRecord } from '@otp/core';
 import { clientErrors } from '../schemas/errors.js';
 import { VerificationParams, VerificationResponse } from '../schemas/verifications.js';
 import { whileRedisAnswers } from '../services/redis-errors.js';
@@ -16,9 +16,13 @@ function toResponse(record: VerificationRecord): VerificationResponse {
     updated_at: record.updatedAt.toISOString(),
     expires_at: record.expiresAt.toISOString(),
     attempts: record.attempts,
+    ...(record.provider === undefined ? {} : { provider: record.provider }),
     ...(record.providerMessageId === undefined ? {} : { provider_message_id: record.providerMessageId }),
-    ...(record.failureReason === undefined ? {} : { failure_reason: record.failureReason }),
-    ...(record.failureCode === undefined ? {} : { failure_code: record.failureCode }),
+    // Only the stable code and its fixed description: a provider's own words may quote the
+    // request (the code, the callback secret), and a record written by an older worker may hold them.
+    ...(record.failureCode === undefined
+      ? {}
+      : { failure_code: record.failureCode, failure_reason: describeFailure(record.failureCode) }),
     reached_at: reachedAt,
   };
 }
@@ -32,7 +36,7 @@ const verificationRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         summary: 'Where one verification stands',
         description:
-          'Delivery progress (from the worker and Messaggio delivery reports) and whether the code was used. Kept for 24 hours; never shows the code.',
+          'Delivery progress (from the worker and the provider’s delivery reports), which provider carried it, and whether the code was used. Kept for 24 hours; never shows the code.',
         tags: ['otp'],
         params: VerificationParams,
         response: { 200: VerificationResponse, ...clientErrors([400, 401, 404, 429, 503]) },

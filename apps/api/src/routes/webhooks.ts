@@ -1,100 +1,139 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { AppError, type DeliveryReportResult, ErrorCode, safeEqual } from '@otp/core';
-import type { FastifyRequest } from 'fastify';
+import { AppError, type DeliveryReportResult, ErrorCode } from '@otp/core';
+import type { DeliveryReport, WebhookHandler } from '@otp/sms';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import Type from 'typebox';
 import { clientErrors } from '../schemas/errors.js';
-import { type DeliveryReport, DeliveryReportBody, WebhookAck, WebhookParams } from '../schemas/webhooks.js';
 import { whileRedisAnswers } from '../services/redis-errors.js';
 
 export interface WebhookRoutesOptions {
-  /** MESSAGGIO_WEBHOOK_SECRET, the last path segment; undefined turns the route off (404). */
-  secret?: string;
+  /** One per configured provider (see @otp/providers); each gets `/webhooks/<provider>` and `/webhooks/<provider>/*`. */
+  handlers: readonly WebhookHandler[];
+  /** PUBLIC_BASE_URL: the URL providers call, which signed webhooks are checked against. */
+  publicBaseUrl?: string;
   /**
    * Largest delivery report body. Not BODY_LIMIT_BYTES: that is sized for client requests,
-   * and a 413 here would only make Messaggio re-send the same body for 24 h.
+   * and a 413 here would only make the provider re-send the same body for hours.
    * @defaultValue 262144
    */
   bodyLimitBytes?: number;
 }
 
-function statusCodeOf(report: DeliveryReport): number {
-  const status = typeof report.status === 'object' ? report.status.status : report.status;
-  return Number(status);
-}
-
 /**
- * Messaggio's delivery reports. Nothing signs them, so the URL carries a secret; a wrong or
- * missing one gets exactly the 404 an unknown path gets. Every well-formed report is
- * answered 200 (duplicates, unknown messages and unknown codes too) because Messaggio
- * re-sends anything else for 24 h; only a Redis outage answers 503, so nothing is lost.
+ * Providers' delivery reports, mounted generically: the provider's handler authenticates and
+ * parses the raw request into neutral reports, this route applies them to the status store
+ * and answers the way the provider expects. A refused request changes nothing; only a Redis
+ * outage answers 503, so the provider sends the report again.
  */
 const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (fastify, options) => {
-  // request.log is silenced below warn on this route (see logLevel), so reports are logged here.
-  const baseLog = fastify.log.child({ component: 'messaggio-webhook' });
+  const bodyLimit = options.bodyLimitBytes ?? 256 * 1024;
+  // Handlers read the raw body: a signature covers the bytes (or the form fields) as sent,
+  // and each provider has its own format. Only in this plugin's scope.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_request, body, done) =>
+    done(null, body),
+  );
 
-  const checkSecret = async (request: FastifyRequest<{ Params: { secret?: string } }>) => {
-    // safeEqual compares digests, so not even the secret's length leaks.
-    const given = request.params.secret ?? '';
-    if (options.secret === undefined || !safeEqual(given, options.secret)) {
-      // Worth a warning: a secret that differs between the workers and the API loses every
-      // report. The guess itself is not logged; it may be a mistyped real secret.
-      baseLog.warn(
-        { reqId: request.id, ip: request.ip, configured: options.secret !== undefined },
-        'delivery report refused: wrong or unset webhook secret',
-      );
-      throw new AppError(ErrorCode.NOT_FOUND, 404, `No route for ${request.method} ${request.url}.`);
-    }
-  };
+  function requestUrl(request: FastifyRequest): string {
+    return options.publicBaseUrl
+      ? `${options.publicBaseUrl}${request.url}`
+      : `${request.protocol}://${request.host}${request.url}`;
+  }
 
-  function logReport(request: FastifyRequest, report: DeliveryReport, result: DeliveryReportResult) {
-    const statusCode = statusCodeOf(report);
-    const fields = { reqId: request.id, messageId: report.message_id, dlrStatus: statusCode };
+  function logReport(
+    log: FastifyRequest['log'],
+    reqId: string,
+    report: DeliveryReport,
+    result: DeliveryReportResult,
+  ) {
+    const fields = {
+      reqId,
+      provider: report.provider,
+      messageId: report.providerMessageId,
+      dlrStatus: report.providerStatus ?? report.status,
+    };
     if (result.outcome === 'unknown_message') {
-      baseLog.info({ ...fields, externalId: report.external_id }, 'delivery report for an unknown message');
+      log.info({ ...fields, externalId: report.verificationId }, 'delivery report for an unknown message');
       return;
     }
-    const log = baseLog.child({
+    const child = log.child({
       ...fields,
       verificationId: result.verificationId,
       ...(result.requestId === undefined ? {} : { requestId: result.requestId }),
     });
-    if (!result.knownCode) log.warn('delivery report with an unknown status code; message kept pending');
-    // Duplicates and late reports are logged too: they answer "did Messaggio report it?".
+    if (!result.knownCode) child.warn('delivery report with an unknown status code; message kept pending');
+    // Duplicates and late reports are logged too: they answer "did the provider report it?".
     const details = { outcome: result.outcome, status: result.status, previous: result.previous };
-    log.info(details, result.outcome === 'applied' ? 'delivery report applied' : 'delivery report ignored');
+    child.info(details, result.outcome === 'applied' ? 'delivery report applied' : 'delivery report ignored');
   }
 
-  fastify.post(
-    '/webhooks/messaggio/:secret',
-    {
-      onRequest: checkSecret,
-      bodyLimit: options.bodyLimitBytes ?? 256 * 1024,
-      // The URL holds the secret; Fastify's per-request lines would write it to the log.
-      logLevel: 'warn',
-      schema: {
-        summary: 'Messaggio delivery reports',
-        description:
-          'Register {PUBLIC_BASE_URL}/webhooks/messaggio/{MESSAGGIO_WEBHOOK_SECRET} as the callback URL. Accepts the webhook and the status-poll shapes, or an array of them.',
-        tags: ['webhooks'],
-        params: WebhookParams,
-        body: DeliveryReportBody,
-        response: { 200: WebhookAck, ...clientErrors([400, 404, 413, 415, 503]) },
-      },
-    },
-    async (request) => {
-      const reports = Array.isArray(request.body) ? request.body : [request.body];
-      for (const report of reports) {
+  for (const handler of options.handlers) {
+    // request.log is silenced below warn on a route whose path holds a secret, so reports are logged here.
+    const log = fastify.log.child({ component: 'webhook', provider: handler.provider });
+
+    const handle = async (request: FastifyRequest<{ Params: { '*'?: string } }>, reply: FastifyReply) => {
+      const outcome = await handler.handle({
+        method: request.method,
+        url: requestUrl(request),
+        subpath: request.params['*'] ?? '',
+        headers: request.headers,
+        body: typeof request.body === 'string' ? request.body : '',
+      });
+      if (outcome.kind === 'refused') {
+        // Worth a warning: a secret or token that differs between the provider and us loses
+        // every report. What was presented is not logged: it may be a mistyped real secret.
+        log.warn({ reqId: request.id, ip: request.ip, reason: outcome.reason }, 'delivery report refused');
+        if (outcome.status === 404) {
+          // Exactly what an unknown path gets, so a secret in the path cannot be probed for.
+          throw new AppError(ErrorCode.NOT_FOUND, 404, `No route for ${request.method} ${request.url}.`);
+        }
+        throw new AppError(
+          ErrorCode.WEBHOOK_SIGNATURE_INVALID,
+          403,
+          'The request signature is wrong or missing.',
+        );
+      }
+      if (outcome.kind === 'invalid') throw new AppError(ErrorCode.VALIDATION_ERROR, 400, outcome.message);
+      for (const report of outcome.reports) {
         const result = await whileRedisAnswers(() =>
           fastify.statusStore.deliveryReport({
-            messageId: report.message_id,
-            statusCode: statusCodeOf(report),
-            externalId: report.external_id,
+            provider: report.provider,
+            messageId: report.providerMessageId,
+            status: report.status,
+            ...(report.providerStatus === undefined ? {} : { providerStatus: report.providerStatus }),
+            ...(report.verificationId === undefined ? {} : { verificationId: report.verificationId }),
           }),
         );
-        logReport(request, report, result);
+        logReport(log, request.id, report, result);
       }
-      return { ok: true as const };
-    },
-  );
+      const { answer } = outcome;
+      reply.code(answer.status);
+      if (answer.contentType) reply.type(answer.contentType);
+      return reply.send(answer.body ?? '');
+    };
+
+    const route = {
+      bodyLimit,
+      // A path with a secret in it must not reach the access log.
+      logLevel: handler.secretInPath ? ('warn' as const) : ('info' as const),
+      schema: {
+        summary: `${handler.provider} delivery reports`,
+        description: `Delivery reports from ${handler.provider}, authenticated and parsed by its package; answered the way ${handler.provider} expects.`,
+        tags: ['webhooks'],
+        // Each provider answers its own way (JSON, empty, TwiML): no response schema.
+        response: clientErrors([400, 403, 404, 413, 503]),
+      },
+    };
+    fastify.post(`/webhooks/${handler.provider}`, route, handle);
+    fastify.post(
+      `/webhooks/${handler.provider}/*`,
+      {
+        ...route,
+        schema: { ...route.schema, params: Type.Object({ '*': Type.String({ maxLength: 256 }) }) },
+      },
+      handle,
+    );
+  }
 };
 
 export default webhookRoutes;

@@ -16,6 +16,11 @@ export const ERROR_CODES = {
   UNAUTHORIZED: { status: 401, meaning: 'missing or wrong API key (or admin credentials on admin routes)' },
   COUNTRY_NOT_ALLOWED: { status: 403, meaning: 'a valid number from a country not in ALLOWED_COUNTRIES' },
   PHONE_BLOCKED: { status: 403, meaning: 'the number matches BLOCKED_PREFIXES' },
+  WEBHOOK_SIGNATURE_INVALID: {
+    status: 403,
+    meaning:
+      'a provider webhook whose signature is wrong or missing (e.g. X-Twilio-Signature); nothing changed',
+  },
   NOT_FOUND: { status: 404, meaning: 'no such route' },
   VERIFICATION_NOT_FOUND: { status: 404, meaning: 'no verification with this id (or it has expired)' },
   METHOD_NOT_ALLOWED: { status: 405, meaning: 'the path exists but not with this method' },

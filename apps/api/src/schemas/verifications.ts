@@ -1,4 +1,4 @@
-import { VERIFICATION_STATUSES } from '@otp/core';
+import { FAILURE_CODES, VERIFICATION_STATUSES } from '@otp/core';
 import Type, { type Static } from 'typebox';
 
 export const VerificationParams = Type.Object({
@@ -26,10 +26,21 @@ export const VerificationResponse = Type.Object({
   updated_at: Timestamp('The last change'),
   expires_at: Timestamp('When the code stops working'),
   attempts: Type.Integer({ description: 'Delivery attempts the worker started', minimum: 0 }),
-  provider_message_id: Type.Optional(Type.String({ description: "Messaggio's message id, once accepted" })),
-  failure_reason: Type.Optional(Type.String({ description: 'Why delivery was given up, when it was' })),
+  provider: Type.Optional(
+    Type.String({
+      description: 'The SMS provider that carried it, once one accepted it',
+      examples: ['messaggio'],
+    }),
+  ),
+  provider_message_id: Type.Optional(Type.String({ description: "That provider's message id" })),
+  failure_reason: Type.Optional(
+    Type.String({ description: 'A fixed description of failure_code (never the provider’s own text)' }),
+  ),
   failure_code: Type.Optional(
-    Type.String({ description: 'Stable code of that failure', examples: ['MESSAGGIO_FORBIDDEN'] }),
+    Type.Enum(Object.keys(FAILURE_CODES), {
+      description: 'Why delivery was given up, when it was: a stable code',
+      examples: ['SMS_REJECTED'],
+    }),
   ),
   reached_at: Type.Object(
     Object.fromEntries(

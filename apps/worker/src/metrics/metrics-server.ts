@@ -11,6 +11,11 @@ export interface MetricsServerOptions {
   registry: Registry;
   /** Readiness: Redis answers and the worker takes jobs. Must settle on its own (give it a timeout). */
   isReady(): Promise<boolean>;
+  /**
+   * Extra fields for /health/ready's answer either way (the providers' breakers). Informative
+   * only: an open breaker does not make a worker unready, the chain routes around it.
+   */
+  detail?(): Promise<Record<string, unknown>>;
   logger: Logger;
 }
 
@@ -47,13 +52,19 @@ export function startMetricsServer(options: MetricsServerOptions): MetricsServer
           return answer(res, 200, options.registry.contentType, await options.registry.metrics());
         case '/health/live':
           return json(res, 200, { status: 'ok' });
-        case '/health/ready':
-          return (await options.isReady())
-            ? json(res, 200, { status: 'ok' })
+        case '/health/ready': {
+          const [ready, detail] = await Promise.all([
+            options.isReady(),
+            options.detail?.().catch(() => ({})) ?? Promise.resolve({}),
+          ]);
+          return ready
+            ? json(res, 200, { status: 'ok', ...detail })
             : json(res, 503, {
                 status: 'unavailable',
                 message: 'Redis does not answer or the worker is stopping.',
+                ...detail,
               });
+        }
         default:
           return json(res, 404, { status: 'error', message: `No route for ${req.method} ${path}.` });
       }

@@ -1,6 +1,7 @@
 import { registerQueueDepthMetrics } from '@otp/core';
 import type { Queue } from 'bullmq';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { BREAKER_STATE_VALUE, type SharedBreaker } from '../providers/shared-breaker.js';
 import type { SendEvent } from '../send-events.js';
 
 export interface WorkerMetricsOptions {
@@ -15,6 +16,8 @@ export interface WorkerMetricsOptions {
   processMetrics?: boolean;
   /** How long a scrape waits for the queue's counts. @defaultValue 1000 */
   queueScrapeTimeoutMs?: number;
+  /** The chain's breakers, whose shared state is read at each scrape. @defaultValue [] */
+  breakers?: readonly Pick<SharedBreaker, 'provider' | 'state'>[];
 }
 
 export interface WorkerMetrics {
@@ -36,14 +39,14 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
 
   const deliveries = new Counter({
     name: 'otp_sms_deliveries_total',
-    help: 'Send attempts by provider and result: sent, retry (failed, will retry), failed (for good), skipped (code no longer usable).',
+    help: 'Send attempts by provider and result: sent, retry (failed, will retry), failover (failed, the next provider takes it), failed (for good), skipped (code no longer usable).',
     labelNames: ['provider', 'result', 'country'] as const,
     registers,
   });
   const deliveryErrors = new Counter({
     name: 'otp_sms_delivery_errors_total',
-    help: "Failed send attempts by provider and error code (MESSAGGIO_FORBIDDEN, MESSAGGIO_TIMEOUT, …); permanent=true when retrying can't help.",
-    labelNames: ['provider', 'code', 'permanent'] as const,
+    help: "Failed send attempts by provider, the provider's error code (MESSAGGIO_FORBIDDEN, MESSAGGIO_TIMEOUT, …) and scope (transient, provider, message); permanent=true when retrying can't help.",
+    labelNames: ['provider', 'code', 'scope', 'permanent'] as const,
     registers,
   });
   const latency = new Histogram({
@@ -55,24 +58,52 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
   });
 
   registerQueueDepthMetrics(registry, options.queue, options.queueScrapeTimeoutMs ?? 1000);
+  const breakers = options.breakers ?? [];
+  new Gauge({
+    name: 'otp_provider_circuit_state',
+    help: 'Each provider’s circuit breaker, shared by all workers: 0 closed, 1 half-open (one probe may try), 2 open (skipped).',
+    labelNames: ['provider'] as const,
+    registers,
+    async collect() {
+      const states = await Promise.allSettled(breakers.map((breaker) => breaker.state()));
+      this.reset();
+      states.forEach((state, i) => {
+        const provider = breakers[i]?.provider;
+        // A scrape during a Redis outage leaves the breaker out rather than guessing.
+        if (provider !== undefined && state.status === 'fulfilled') {
+          this.set({ provider }, BREAKER_STATE_VALUE[state.value]);
+        }
+      });
+    },
+  });
 
   return {
     registry,
     onSendEvent(event) {
       switch (event.type) {
         case 'sent':
-          deliveries.inc({ provider: event.transport, result: 'sent', country: event.country });
-          latency.observe({ provider: event.transport }, event.latencyMs / 1000);
+          deliveries.inc({ provider: event.provider, result: 'sent', country: event.country });
+          latency.observe({ provider: event.provider }, event.latencyMs / 1000);
           return;
         case 'retrying':
-          deliveries.inc({ provider: event.transport, result: 'retry', country: event.country });
-          deliveryErrors.inc({ provider: event.transport, code: event.errorCode, permanent: 'false' });
+          deliveries.inc({
+            provider: event.provider,
+            result: event.next === undefined ? 'retry' : 'failover',
+            country: event.country,
+          });
+          deliveryErrors.inc({
+            provider: event.provider,
+            code: event.errorCode,
+            scope: event.scope,
+            permanent: 'false',
+          });
           return;
         case 'failed':
-          deliveries.inc({ provider: event.transport, result: 'failed', country: event.country });
+          deliveries.inc({ provider: event.provider, result: 'failed', country: event.country });
           deliveryErrors.inc({
-            provider: event.transport,
+            provider: event.provider,
             code: event.errorCode,
+            scope: event.scope,
             permanent: String(event.permanent),
           });
           return;

@@ -1,6 +1,7 @@
 import type { Logger } from '@otp/core';
 import { Queue, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { SharedBreaker } from '../providers/shared-breaker.js';
 import { type MetricsServer, startMetricsServer } from './metrics-server.js';
 import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.js';
 
@@ -9,8 +10,10 @@ export interface WorkerTelemetryOptions {
   connection: Redis;
   queueName: string;
   queuePrefix: string;
-  /** The main transport's name, for events without one. */
+  /** The first provider's name, for events without one (skipped jobs). */
   provider: string;
+  /** The chain's breakers: a gauge each, and their state in /health/ready. @defaultValue [] */
+  breakers?: readonly SharedBreaker[];
   /** METRICS_PORT; 0 = no HTTP port (and no process metrics). */
   port: number;
   host: string;
@@ -48,9 +51,27 @@ async function within(timeoutMs: number, check: () => Promise<unknown>): Promise
   }
 }
 
+/** `promise`, or a rejection once `timeoutMs` passed; the timer is cleared either way. */
+async function orTimeout<T>(timeoutMs: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The worker's metrics, and the port that serves them with its health checks. */
 export function createWorkerTelemetry(options: WorkerTelemetryOptions): WorkerTelemetry {
   const redisTimeoutMs = options.redisTimeoutMs ?? 1000;
+  // The worker's connection never gives up on a command; a scrape or a health check must.
+  const breakers = (options.breakers ?? []).map((breaker) => ({
+    provider: breaker.provider,
+    state: () => orTimeout(redisTimeoutMs, breaker.state()),
+  }));
   // A producer-side handle for job counts only; it shares the worker's connection.
   const queue = new Queue(options.queueName, { connection: options.connection, prefix: options.queuePrefix });
   queue.on('error', () => {}); // the connection's own listener logs Redis errors
@@ -59,6 +80,7 @@ export function createWorkerTelemetry(options: WorkerTelemetryOptions): WorkerTe
     provider: options.provider,
     processMetrics: options.port > 0,
     queueScrapeTimeoutMs: redisTimeoutMs,
+    breakers,
   });
   let server: MetricsServer | undefined;
   const log = options.logger.child({ component: 'metrics-server' });
@@ -75,6 +97,20 @@ export function createWorkerTelemetry(options: WorkerTelemetryOptions): WorkerTe
           worker.isRunning() &&
           !worker.closing &&
           (await within(redisTimeoutMs, () => options.connection.ping())),
+        detail: async () => {
+          const states = await Promise.allSettled(breakers.map((breaker) => breaker.state()));
+          return {
+            providers: Object.fromEntries(
+              breakers.map((breaker, i) => {
+                const state = states[i];
+                return [
+                  breaker.provider,
+                  { circuit: state?.status === 'fulfilled' ? state.value : 'unknown' },
+                ];
+              }),
+            ),
+          };
+        },
         logger: options.logger,
       });
       server.listening.then(

@@ -38,7 +38,8 @@ return {'applied', ''}
 /**
  * KEYS: record hash, de-duplication key (a delivery report's (message_id, status); unused
  * when ARGV[8] is 0). ARGV: target status, now ms, ttl s, attempt or '', message id or '',
- * failure reason or '', failure code or '', dedupe ttl s (0 = none), '1' = only an existing record.
+ * failure reason or '', failure code or '', dedupe ttl s (0 = none), '1' = only an existing record,
+ * provider name or ''.
  * Returns {'applied' | 'stale' | 'duplicate' | 'missing', previous status or '', request id or ''}.
  */
 export const advanceScript = new LuaScript(
@@ -75,6 +76,7 @@ if ARGV[5] ~= '' then
   -- The worker's 'sent' names the message that counts; a report only fills a gap.
   if (applied and target == 'sent') or redis.call('HEXISTS', KEYS[1], 'message_id') == 0 then
     redis.call('HSET', KEYS[1], 'message_id', ARGV[5])
+    if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'provider', ARGV[10]) end
     changed = true
   end
 end

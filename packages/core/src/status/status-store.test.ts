@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../../test/redis.js';
+import type { DeliveryReportInput } from './status-store.js';
 import { createStatusStore, type StatusStore } from './status-store.js';
 import { interpretDeliveryReport, STATUS_RANK, type StoredStatus } from './verification-status.js';
 
@@ -9,6 +10,25 @@ let redis: Redis;
 let prefix: string;
 const PHONE = '+77088043414';
 const DAY = 86_400;
+const PROVIDER = 'acme';
+const NEUTRAL: Record<number, DeliveryReportInput['status']> = {
+  200: 'sent',
+  100: 'sent',
+  70: 'delivered',
+  60: 'undelivered',
+  91: 'undelivered',
+};
+
+/** A report as a provider package hands it over, from a Messaggio-like numeric code. */
+function dlr(messageId: string, code: number, verificationId?: string): DeliveryReportInput {
+  return {
+    provider: PROVIDER,
+    messageId,
+    status: NEUTRAL[code] ?? 'unknown',
+    providerStatus: String(code),
+    ...(verificationId === undefined ? {} : { verificationId }),
+  };
+}
 
 /** A clock the test moves by hand, so timestamps can be asserted exactly. */
 function manualClock(start = Date.UTC(2026, 0, 1, 12)) {
@@ -40,9 +60,9 @@ async function recordAt(s: StatusStore, status: StoredStatus) {
   await s.sending({ verificationId, attempt: 1 });
   if (status === 'failed') await s.failed({ verificationId, reason: 'gave up', attempt: 1 });
   if (status === 'sending' || status === 'failed') return { verificationId, messageId };
-  await s.sent({ verificationId, messageId, attempt: 1 });
-  if (status === 'delivered') await s.deliveryReport({ messageId, statusCode: 70 });
-  if (status === 'undelivered') await s.deliveryReport({ messageId, statusCode: 60 });
+  await s.sent({ verificationId, provider: PROVIDER, messageId, attempt: 1 });
+  if (status === 'delivered') await s.deliveryReport(dlr(messageId, 70));
+  if (status === 'undelivered') await s.deliveryReport(dlr(messageId, 60));
   if (status === 'verified') await s.verified({ verificationId });
   return { verificationId, messageId };
 }
@@ -55,12 +75,12 @@ async function write(s: StatusStore, verificationId: string, messageId: string, 
     case 'sending':
       return s.sending({ verificationId, attempt: 1 });
     case 'sent':
-      return s.sent({ verificationId, messageId, attempt: 1 });
+      return s.sent({ verificationId, provider: PROVIDER, messageId, attempt: 1 });
     // Messaggio echoes our verification id, which finds records whose message id is not indexed yet.
     case 'delivered':
-      return s.deliveryReport({ messageId, statusCode: 70, externalId: verificationId });
+      return s.deliveryReport(dlr(messageId, 70, verificationId));
     case 'undelivered':
-      return s.deliveryReport({ messageId, statusCode: 60, externalId: verificationId });
+      return s.deliveryReport(dlr(messageId, 60, verificationId));
     case 'failed':
       return s.failed({ verificationId, reason: 'late failure' });
     case 'verified':
@@ -78,18 +98,14 @@ afterAll(async () => {
   await redis.quit();
 });
 
-describe('delivery report codes', () => {
+describe('delivery report meaning', () => {
   it.each([
-    [200, 'sent', true],
-    [100, 'sent', true],
-    [70, 'delivered', true],
-    [60, 'undelivered', true],
-    [91, 'undelivered', true],
-    [0, 'sent', false],
-    [42, 'sent', false],
-    [500, 'sent', false],
-  ] as const)('reads %i as %s (known: %s)', (code, status, known) => {
-    expect(interpretDeliveryReport(code)).toEqual({ status, known });
+    ['sent', 'sent', true],
+    ['delivered', 'delivered', true],
+    ['undelivered', 'undelivered', true],
+    ['unknown', 'sent', false],
+  ] as const)('reads %s as %s (known: %s)', (status, meaning, known) => {
+    expect(interpretDeliveryReport(status)).toEqual({ status: meaning, known });
   });
 });
 
@@ -120,18 +136,20 @@ describe('status store (real Redis)', () => {
     // A retry: same status, one more attempt.
     expect(await s.sending({ verificationId, attempt: 2 })).toMatchObject({ outcome: 'stale' });
     const t3 = clock.tick();
-    expect(await s.sent({ verificationId, messageId, attempt: 2 })).toMatchObject({ outcome: 'applied' });
+    expect(await s.sent({ verificationId, provider: PROVIDER, messageId, attempt: 2 })).toMatchObject({
+      outcome: 'applied',
+    });
     clock.tick();
-    expect(await s.deliveryReport({ messageId, statusCode: 200 })).toMatchObject({
+    expect(await s.deliveryReport(dlr(messageId, 200))).toMatchObject({
       outcome: 'stale',
       verificationId,
       status: 'sent',
       requestId: 'req-42',
     });
     clock.tick();
-    expect(await s.deliveryReport({ messageId, statusCode: 100 })).toMatchObject({ outcome: 'stale' });
+    expect(await s.deliveryReport(dlr(messageId, 100))).toMatchObject({ outcome: 'stale' });
     const t6 = clock.tick();
-    expect(await s.deliveryReport({ messageId, statusCode: 70 })).toMatchObject({
+    expect(await s.deliveryReport(dlr(messageId, 70))).toMatchObject({
       outcome: 'applied',
       status: 'delivered',
       previous: 'sent',
@@ -149,6 +167,7 @@ describe('status store (real Redis)', () => {
       updatedAt: new Date(t7),
       expiresAt: new Date(expiresAt),
       attempts: 2,
+      provider: PROVIDER,
       providerMessageId: messageId,
       reachedAt: {
         queued: new Date(acceptedAt),
@@ -165,11 +184,11 @@ describe('status store (real Redis)', () => {
   it('gives the record, the message index and the report de-duplication keys a 24 h TTL', async () => {
     const s = store();
     const { verificationId, messageId } = await recordAt(s, 'sent');
-    await s.deliveryReport({ messageId, statusCode: 70 });
+    await s.deliveryReport(dlr(messageId, 70));
     for (const key of [
       `${prefix}status:{${verificationId}}`,
-      `${prefix}status-msg:{${messageId}}`,
-      `${prefix}status-dlr:{${verificationId}}:${messageId}:70`,
+      `${prefix}status-msg:{${PROVIDER}:${messageId}}`,
+      `${prefix}status-dlr:{${verificationId}}:${PROVIDER}:${messageId}:70`,
     ]) {
       const ttl = await redis.ttl(key);
       expect(ttl, key).toBeGreaterThan(DAY - 10);
@@ -182,7 +201,7 @@ describe('status store (real Redis)', () => {
     const { verificationId } = await recordAt(s, 'sending');
     const key = `${prefix}status:{${verificationId}}`;
     await redis.expire(key, 500);
-    await s.sent({ verificationId, messageId: randomUUID() });
+    await s.sent({ verificationId, provider: PROVIDER, messageId: randomUUID() });
     expect(await redis.ttl(key)).toBeLessThanOrEqual(500);
   });
 
@@ -201,9 +220,9 @@ describe('status store (real Redis)', () => {
   it('ignores delivery reports that arrive out of order', async () => {
     const s = store();
     const { verificationId, messageId } = await recordAt(s, 'sent');
-    expect(await s.deliveryReport({ messageId, statusCode: 70 })).toMatchObject({ outcome: 'applied' });
-    expect(await s.deliveryReport({ messageId, statusCode: 100 })).toMatchObject({ outcome: 'stale' });
-    expect(await s.deliveryReport({ messageId, statusCode: 200 })).toMatchObject({ outcome: 'stale' });
+    expect(await s.deliveryReport(dlr(messageId, 70))).toMatchObject({ outcome: 'applied' });
+    expect(await s.deliveryReport(dlr(messageId, 100))).toMatchObject({ outcome: 'stale' });
+    expect(await s.deliveryReport(dlr(messageId, 200))).toMatchObject({ outcome: 'stale' });
     const record = await s.get(verificationId);
     expect(record?.status).toBe('delivered');
     expect(record?.reachedAt.delivered).toBeInstanceOf(Date);
@@ -214,10 +233,10 @@ describe('status store (real Redis)', () => {
     const s = store({ now: clock.now });
     const { verificationId, messageId } = await recordAt(s, 'sent');
     clock.tick();
-    expect(await s.deliveryReport({ messageId, statusCode: 60 })).toMatchObject({ outcome: 'applied' });
+    expect(await s.deliveryReport(dlr(messageId, 60))).toMatchObject({ outcome: 'applied' });
     const before = await s.get(verificationId);
     clock.tick();
-    expect(await s.deliveryReport({ messageId, statusCode: 60 })).toMatchObject({
+    expect(await s.deliveryReport(dlr(messageId, 60))).toMatchObject({
       outcome: 'duplicate',
       verificationId,
       previous: 'undelivered',
@@ -228,14 +247,14 @@ describe('status store (real Redis)', () => {
   it('keeps a message pending on an unknown status code, never failed', async () => {
     const s = store();
     const { verificationId, messageId } = await recordAt(s, 'sent');
-    expect(await s.deliveryReport({ messageId, statusCode: 42 })).toMatchObject({
+    expect(await s.deliveryReport(dlr(messageId, 42))).toMatchObject({
       outcome: 'stale',
       status: 'sent',
       knownCode: false,
     });
     expect((await s.get(verificationId))?.status).toBe('sent');
     // And the real final report still lands afterwards.
-    await s.deliveryReport({ messageId, statusCode: 70 });
+    await s.deliveryReport(dlr(messageId, 70));
     expect((await s.get(verificationId))?.status).toBe('delivered');
   });
 
@@ -244,7 +263,7 @@ describe('status store (real Redis)', () => {
     const { verificationId, messageId } = await recordAt(s, 'sent');
     await s.verified({ verificationId });
     for (const statusCode of [200, 100, 60, 70, 91, 42]) {
-      expect(await s.deliveryReport({ messageId, statusCode })).toMatchObject({ outcome: 'stale' });
+      expect(await s.deliveryReport(dlr(messageId, statusCode))).toMatchObject({ outcome: 'stale' });
     }
     const record = await s.get(verificationId);
     expect(record?.status).toBe('verified');
@@ -255,8 +274,8 @@ describe('status store (real Redis)', () => {
     const s = store();
     const { verificationId, messageId } = await recordAt(s, 'failed');
     await s.sending({ verificationId, attempt: 2 });
-    await s.sent({ verificationId, messageId });
-    await s.deliveryReport({ messageId, statusCode: 70 });
+    await s.sent({ verificationId, provider: PROVIDER, messageId });
+    await s.deliveryReport(dlr(messageId, 70));
     expect(await s.get(verificationId)).toMatchObject({ status: 'failed', failureReason: 'gave up' });
     // The debug fallback put the code in the log and someone used it.
     await s.verified({ verificationId });
@@ -283,8 +302,8 @@ describe('status store (real Redis)', () => {
     });
     const delivered = await queuedRecord(s, past);
     const messageId = randomUUID();
-    await s.sent({ verificationId: delivered, messageId });
-    await s.deliveryReport({ messageId, statusCode: 70 });
+    await s.sent({ verificationId: delivered, provider: PROVIDER, messageId });
+    await s.deliveryReport(dlr(messageId, 70));
     expect((await s.get(delivered))?.status).toBe('expired');
     const verified = await queuedRecord(s, past);
     await s.verified({ verificationId: verified });
@@ -302,26 +321,24 @@ describe('status store (real Redis)', () => {
     const verificationId = await queuedRecord(s);
     await s.sending({ verificationId, attempt: 1 });
     const messageId = randomUUID();
-    expect(await s.deliveryReport({ messageId, statusCode: 100, externalId: verificationId })).toMatchObject({
+    expect(await s.deliveryReport(dlr(messageId, 100, verificationId))).toMatchObject({
       outcome: 'applied',
       verificationId,
       status: 'sent',
     });
     expect(await s.get(verificationId)).toMatchObject({ status: 'sent', providerMessageId: messageId });
     // The worker's write that follows still records its attempt, and the status holds.
-    await s.sent({ verificationId, messageId, attempt: 1 });
+    await s.sent({ verificationId, provider: PROVIDER, messageId, attempt: 1 });
     expect(await s.get(verificationId)).toMatchObject({ status: 'sent', attempts: 1 });
   });
 
   it('answers unknown_message for an unknown message id and creates nothing', async () => {
     const s = store();
-    expect(await s.deliveryReport({ messageId: randomUUID(), statusCode: 70 })).toEqual({
+    expect(await s.deliveryReport(dlr(randomUUID(), 70))).toEqual({
       outcome: 'unknown_message',
     });
     const stranger = randomUUID();
-    expect(await s.deliveryReport({ messageId: randomUUID(), statusCode: 70, externalId: stranger })).toEqual(
-      { outcome: 'unknown_message' },
-    );
+    expect(await s.deliveryReport(dlr(randomUUID(), 70, stranger))).toEqual({ outcome: 'unknown_message' });
     expect(await redis.exists(`${prefix}status:{${stranger}}`)).toBe(0);
     expect(await s.get(stranger)).toBeUndefined();
   });
@@ -360,7 +377,7 @@ describe('status store (real Redis)', () => {
     try {
       const results = await Promise.all(
         clients.map((client, i) =>
-          store({ redis: client }).deliveryReport({ messageId, statusCode: [200, 100, 70][i % 3] ?? 70 }),
+          store({ redis: client }).deliveryReport(dlr(messageId, [200, 100, 70][i % 3] ?? 70)),
         ),
       );
       expect(results.filter((r) => r.outcome === 'duplicate')).toHaveLength(3);
@@ -369,6 +386,20 @@ describe('status store (real Redis)', () => {
     } finally {
       await Promise.all(clients.map((c) => c.quit()));
     }
+  });
+
+  it('keys the message index by provider, so equal ids from two providers do not collide', async () => {
+    const s = store();
+    const first = await queuedRecord(s);
+    const second = await queuedRecord(s);
+    const messageId = randomUUID();
+    await s.sent({ verificationId: first, provider: 'one', messageId, attempt: 1 });
+    await s.sent({ verificationId: second, provider: 'two', messageId, attempt: 1 });
+    const report = { messageId, status: 'delivered' as const };
+    expect(await s.deliveryReport({ provider: 'two', ...report })).toMatchObject({ verificationId: second });
+    expect(await s.get(first)).toMatchObject({ status: 'sent', provider: 'one' });
+    expect(await s.get(second)).toMatchObject({ status: 'delivered', provider: 'two' });
+    expect(await s.deliveryReport({ provider: 'three', ...report })).toEqual({ outcome: 'unknown_message' });
   });
 
   it('returns undefined for a verification it never saw', async () => {

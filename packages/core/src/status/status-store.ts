@@ -1,3 +1,4 @@
+import type { DeliveryStatus } from '@otp/sms';
 import type { Redis } from 'ioredis';
 import { maskPhone } from '../phone/mask.js';
 import { advanceScript, queuedScript } from './scripts.js';
@@ -38,11 +39,13 @@ export interface VerificationRecord {
   expiresAt: Date;
   /** Delivery attempts started by the worker. */
   attempts: number;
-  /** Messaggio's message id, once it accepted the SMS. */
+  /** The provider that carried the SMS (`messaggio`, `twilio`, `debug`), once one accepted it. */
+  provider?: string;
+  /** That provider's message id. */
   providerMessageId?: string;
-  /** Why the worker gave up, when it did. */
+  /** A fixed description of `failureCode`; never a provider's own words. */
   failureReason?: string;
-  /** The stable code of the error that made the worker give up, e.g. `MESSAGGIO_FORBIDDEN`. */
+  /** Why the worker gave up, as a stable code (see FAILURE_CODES), e.g. `SMS_REJECTED`. */
   failureCode?: string;
   /** When each status was first reached; `expired` is the code's expiry once it has passed. */
   reachedAt: Partial<Record<VerificationStatus, Date>>;
@@ -64,11 +67,15 @@ export interface WriteResult {
 }
 
 export interface DeliveryReportInput {
+  /** The provider that sent the report; message ids are only unique per provider. */
+  provider: string;
   messageId: string;
-  /** Messaggio's numeric status. */
-  statusCode: number;
-  /** The report's external_id (our verification id), used when the message id is not indexed yet. */
-  externalId?: string;
+  /** The report, already mapped into the neutral status by its provider. */
+  status: DeliveryStatus;
+  /** The provider's own status code; tells repeated reports apart. @defaultValue status */
+  providerStatus?: string;
+  /** Our verification id when the provider echoes it, used when the message id is not indexed yet. */
+  verificationId?: string;
 }
 
 export type DeliveryReportResult =
@@ -78,7 +85,7 @@ export type DeliveryReportResult =
       verificationId: string;
       /** What the code meant: sent (pending), delivered or undelivered. */
       status: 'sent' | 'delivered' | 'undelivered';
-      /** False when Messaggio sent a code the doc does not list. */
+      /** False when the provider sent a status it could not place. */
       knownCode: boolean;
       previous?: StoredStatus;
       /** The API request that issued the code, when the record has it. */
@@ -100,8 +107,16 @@ export interface StatusStore {
   }): Promise<WriteResult>;
   /** The worker starts delivery attempt `attempt` (1-based). */
   sending(input: { verificationId: string; attempt: number }): Promise<WriteResult>;
-  /** Messaggio accepted the SMS; `messageId` is indexed so its delivery reports find the record. */
-  sent(input: { verificationId: string; messageId?: string; attempt?: number }): Promise<WriteResult>;
+  /**
+   * A provider accepted the SMS; `provider:messageId` is indexed so its delivery reports find
+   * the record.
+   */
+  sent(input: {
+    verificationId: string;
+    provider?: string;
+    messageId?: string;
+    attempt?: number;
+  }): Promise<WriteResult>;
   /** The worker gave up. */
   failed(input: {
     verificationId: string;
@@ -111,7 +126,7 @@ export interface StatusStore {
   }): Promise<WriteResult>;
   /** The right code was presented. */
   verified(input: { verificationId: string }): Promise<WriteResult>;
-  /** Applies one Messaggio delivery report, ignoring duplicates and reports that arrive late. */
+  /** Applies one provider's delivery report, ignoring duplicates and reports that arrive late. */
   deliveryReport(input: DeliveryReportInput): Promise<DeliveryReportResult>;
   /** The record, or undefined when there is none (never issued, or older than 24 h). */
   get(verificationId: string): Promise<VerificationRecord | undefined>;
@@ -129,9 +144,11 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
   // Redis Cluster slot, which the advance script needs. The message index is looked up by
   // message id alone, so it is tagged by that instead and written by its own command.
   const recordKey = (verificationId: string) => `${prefix}status:{${verificationId}}`;
-  const dedupeKey = (verificationId: string, messageId: string, code: number) =>
-    `${prefix}status-dlr:{${verificationId}}:${messageId}:${code}`;
-  const messageKey = (messageId: string) => `${prefix}status-msg:{${messageId}}`;
+  const dedupeKey = (verificationId: string, provider: string, messageId: string, code: string) =>
+    `${prefix}status-dlr:{${verificationId}}:${provider}:${messageId}:${code}`;
+  // Keyed by provider too: two providers may hand out the same id.
+  const messageKey = (provider: string, messageId: string) =>
+    `${prefix}status-msg:{${provider}:${messageId}}`;
 
   async function advance(
     verificationId: string,
@@ -143,6 +160,7 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
       code?: string;
       dedupe?: string;
       mustExist?: boolean;
+      provider?: string;
     } = {},
   ): Promise<WriteResult> {
     const [outcome, previous, requestId] = (await advanceScript.run(
@@ -158,6 +176,7 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
         extra.code ?? '',
         extra.dedupe === undefined ? 0 : ttlSeconds,
         extra.mustExist ? '1' : '0',
+        extra.provider ?? '',
       ],
     )) as [WriteOutcome, string, string];
     return {
@@ -182,13 +201,13 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
       return advance(verificationId, 'sending', { attempt });
     },
 
-    async sent({ verificationId, messageId, attempt }) {
-      if (messageId === undefined) return advance(verificationId, 'sent', { attempt });
+    async sent({ verificationId, provider = 'unknown', messageId, attempt }) {
+      if (messageId === undefined) return advance(verificationId, 'sent', { attempt, provider });
       // Both go out on one connection without waiting for each other: one round trip. The
       // index is written first so a report that races the record update still finds it.
       const [, result] = await Promise.all([
-        redis.set(messageKey(messageId), verificationId, 'EX', ttlSeconds),
-        advance(verificationId, 'sent', { attempt, messageId }),
+        redis.set(messageKey(provider, messageId), verificationId, 'EX', ttlSeconds),
+        advance(verificationId, 'sent', { attempt, messageId, provider }),
       ]);
       return result;
     },
@@ -201,17 +220,18 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
       return advance(verificationId, 'verified');
     },
 
-    async deliveryReport({ messageId, statusCode, externalId }) {
-      const meaning = interpretDeliveryReport(statusCode);
-      const indexed = await redis.get(messageKey(messageId));
-      // A report can beat the worker's own record of the send; Messaggio echoes our
-      // external_id (the verification id), so a record that exists can still be found.
-      const verificationId = indexed ?? externalId;
+    async deliveryReport({ provider, messageId, status, providerStatus, verificationId: echoed }) {
+      const meaning = interpretDeliveryReport(status);
+      const indexed = await redis.get(messageKey(provider, messageId));
+      // A report can beat the worker's own record of the send; a provider that echoes our
+      // reference (the verification id) still finds a record that exists.
+      const verificationId = indexed ?? echoed;
       if (!verificationId) return { outcome: 'unknown_message' };
       // A report never creates a record: one that outlived its record (24 h) has nothing to update.
       const result = await advance(verificationId, meaning.status, {
         messageId,
-        dedupe: dedupeKey(verificationId, messageId, statusCode),
+        provider,
+        dedupe: dedupeKey(verificationId, provider, messageId, providerStatus ?? status),
         mustExist: true,
       });
       if (result.outcome === 'missing') return { outcome: 'unknown_message' };
@@ -248,6 +268,7 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
         updatedAt: new Date(Number(fields.updated_at ?? fields.created_at)),
         expiresAt: new Date(expiresAt),
         attempts: Number(fields.attempts ?? 0),
+        ...(fields.provider ? { provider: fields.provider } : {}),
         ...(fields.message_id ? { providerMessageId: fields.message_id } : {}),
         ...(fields.failure_reason ? { failureReason: fields.failure_reason } : {}),
         ...(fields.failure_code ? { failureCode: fields.failure_code } : {}),

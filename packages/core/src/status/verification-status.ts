@@ -1,4 +1,4 @@
-import { DLR_STATUS } from '@otp/messaggio';
+import type { DeliveryStatus } from '@otp/sms';
 /**
  * Where one verification stands. `expired` is never stored: it is derived on read once the
  * code's lifetime has passed and nothing final (verified, failed) happened first.
@@ -38,25 +38,14 @@ export const STATUS_RANK: Readonly<Record<StoredStatus, number>> = {
 
 export interface DeliveryReportMeaning {
   status: 'sent' | 'delivered' | 'undelivered';
-  /** False for a code the doc does not list; it is then read as "still pending". */
+  /** False for a report its provider could not place (`unknown`); it is then read as "still pending". */
   known: boolean;
 }
 
-/** What a delivery report code means for the verification. Unknown codes stay pending, never failed. */
-export function interpretDeliveryReport(code: number): DeliveryReportMeaning {
-  switch (code) {
-    case DLR_STATUS.ACCEPTED:
-    case DLR_STATUS.SENT_TO_OPERATOR:
-      return { status: 'sent', known: true };
-    case DLR_STATUS.DELIVERED:
-      return { status: 'delivered', known: true };
-    case DLR_STATUS.NOT_DELIVERED:
-      return { status: 'undelivered', known: true };
-    case DLR_STATUS.CHANNEL_UNAVAILABLE:
-      // We send on the SMS channel alone, with no cascade to fall to: if it is unavailable the SMS will not arrive.
-      return { status: 'undelivered', known: true };
-    default:
-      // Any report proves Messaggio accepted the message, so it is at least sent.
-      return { status: 'sent', known: false };
-  }
+/**
+ * What a provider's (already neutral) delivery status means for the verification. `unknown`
+ * stays pending, never failed: any report proves the provider accepted the message.
+ */
+export function interpretDeliveryReport(status: DeliveryStatus): DeliveryReportMeaning {
+  return status === 'unknown' ? { status: 'sent', known: false } : { status, known: true };
 }

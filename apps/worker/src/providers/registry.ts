@@ -1,0 +1,59 @@
+import type { Logger } from '@otp/core';
+import { createMessaggioClient, createMessaggioProvider } from '@otp/messaggio';
+import type { SmsProvider } from '@otp/sms';
+import type { WorkerConfig } from '../config.js';
+import { createDebugProvider } from './debug-provider.js';
+
+/** A provider as the chain holds it. */
+export interface ChainProvider {
+  provider: SmsProvider;
+  /**
+   * Values this provider's errors may echo back (its credentials, its callback URL): redacted,
+   * with the code and the SMS text, from everything stored or logged about a failure.
+   */
+  secrets: string[];
+}
+
+export type ProviderFactory = (config: WorkerConfig, logger: Logger) => ChainProvider;
+
+/**
+ * Every provider `SMS_PROVIDERS` may name, by name. Adding one is a line here, its variables
+ * in config.ts (WorkerEnv, PROVIDER_SETTINGS) and its webhook in @otp/providers.
+ */
+export const PROVIDER_FACTORIES = {
+  messaggio: (config) => {
+    const settings = config.messaggio;
+    // config.ts refuses a chain that names a provider without its settings.
+    if (!settings) throw new Error('messaggio is in SMS_PROVIDERS but not configured');
+    return {
+      provider: createMessaggioProvider({
+        client: createMessaggioClient({
+          baseUrl: settings.baseUrl,
+          login: settings.login,
+          timeoutMs: settings.timeoutMs,
+        }),
+        sender: settings.sender,
+        dlrCallbackUrl: settings.dlrCallbackUrl,
+      }),
+      secrets: [settings.login, settings.dlrCallbackUrl, settings.webhookSecret].filter(
+        (secret): secret is string => secret !== undefined,
+      ),
+    };
+  },
+  // twilio: (config) => ({ provider: createTwilioProvider({ ...config.twilio }), secrets: [config.twilio.authToken] }),
+  debug: (_config, logger) => ({ provider: createDebugProvider(logger, 'debug-mode'), secrets: [] }),
+} satisfies Record<string, ProviderFactory>;
+
+export type ProviderName = keyof typeof PROVIDER_FACTORIES;
+
+/** Names SMS_PROVIDERS accepts; `debug` only comes with OTP_DEBUG. */
+export const CHAIN_PROVIDER_NAMES = Object.keys(PROVIDER_FACTORIES).filter((name) => name !== 'debug');
+
+/** Builds the chain config.providers names, in order. */
+export function createChainProviders(config: WorkerConfig, logger: Logger): ChainProvider[] {
+  return config.providers.map((name) => {
+    const factory = (PROVIDER_FACTORIES as Record<string, ProviderFactory>)[name];
+    if (!factory) throw new Error(`unknown SMS provider "${name}"`);
+    return factory(config, logger);
+  });
+}

@@ -1,0 +1,1 @@
+export { createWebhookHandlers, WEBHOOK_FACTORIES, WebhookEnv, type WebhookFactory } from './webhooks.js';
