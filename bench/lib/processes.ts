@@ -189,6 +189,8 @@ export interface PrivateRedis {
   child: Child;
   port: number;
   url: string;
+  /** Its working directory (empty: no persistence), removed when it exits. */
+  dir: string;
   /** A client for the bench's own use (pausing queues, flushing between runs). */
   client: Redis;
   /** Empties this private instance between runs, so each starts from the same state. */
@@ -222,6 +224,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     ],
     {},
   );
+  // However the bench ends (even Ctrl-C), the directory goes with the server.
+  child.process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const url = `redis://127.0.0.1:${port}`;
   await waitUntil(
     'redis-server did not answer PING',
@@ -243,6 +247,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     child,
     port,
     url,
+    dir,
     client,
     async flush() {
       // This is the bench's own instance (started above on a port of its own), never a shared one.
@@ -252,7 +257,6 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     async stop() {
       client.disconnect();
       await child.stop();
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
