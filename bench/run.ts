@@ -62,7 +62,7 @@ const ENTRIES = {
 };
 /** A phase whose answers are more than this share unexpected measured something else. */
 const MAX_UNEXPECTED_SHARE = 0.01;
-const DELIVERY_TIMEOUT_MS = 60_000;
+const DELIVERY_TIMEOUT_MS = 90_000;
 const START_TIMEOUT_MS = 20_000;
 
 interface Settings extends LoadSettings {
@@ -436,7 +436,7 @@ async function main(): Promise<number> {
           met: apiVerify.requestsPerSecond / naiveVerify.requestsPerSecond >= GOALS.verifyRatio,
         },
         {
-          path: `delivery, provider latency 0 ms, concurrency ${settings.concurrency}, ${settings.jobs} jobs`,
+          path: `delivery, provider latency 0 ms, concurrency ${settings.concurrency}, ${settings.jobs.toLocaleString('en')} jobs`,
           service: describeDelivery(serviceDelivery0),
           baseline: `plain BullMQ + fetch: ${describeDelivery(plainDelivery0)}`,
           ratio: times(serviceDelivery0.perSecond / plainDelivery0.perSecond),
@@ -452,10 +452,10 @@ async function main(): Promise<number> {
           met: serviceDelivery50.perSecond / bound >= GOALS.delivery50OfBound,
         },
         {
-          path: 'reference: bare Fastify route (parse body, constant answer)',
-          service: '',
-          baseline: describeHttp(bareSend),
-          ratio: `send ${times(apiSend.requestsPerSecond / bareSend.requestsPerSecond)}`,
+          path: 'reference: `POST /send-otp/` against a bare Fastify route (parse the body, answer a constant)',
+          service: describeHttp(apiSend),
+          baseline: `bare route: ${describeHttp(bareSend)}`,
+          ratio: times(apiSend.requestsPerSecond / bareSend.requestsPerSecond),
           goal: '',
           met: undefined,
         },

@@ -52,7 +52,7 @@ export function markdownTable(headers: string[], rows: string[][]): string {
 
 export function ratioTable(rows: Row[]): string {
   return markdownTable(
-    ['path', 'this project', 'baseline (same run)', 'ratio', 'goal', ''],
+    ['path', 'this project', 'baseline (same run)', 'ratio', 'goal', 'status'],
     rows.map((row) => [row.path, row.service, row.baseline, row.ratio, row.goal, mark(row.met)]),
   );
 }
@@ -66,7 +66,7 @@ export interface RssRow {
 
 export function rssTable(rows: RssRow[]): string {
   return markdownTable(
-    ['process', 'peak RSS', 'goal', ''],
+    ['process', 'peak RSS', 'goal', 'status'],
     rows.map((row) => {
       const met = row.hasGoal && row.peakRss !== undefined ? row.peakRss < GOALS.peakRssBytes : undefined;
       return [
