@@ -45,6 +45,7 @@ import {
   describeDelivery,
   describeHttp,
   GOALS,
+  perCpuRatio,
   percent,
   type Row,
   type RssRow,
@@ -224,6 +225,7 @@ async function main(): Promise<number> {
         },
       });
       const usage = cpu[label];
+      if (usage?.server !== undefined && Number.isFinite(usage.server)) result.serverCpuShare = usage.server;
       progress(
         `${label}: ${describeHttp(result)}` +
           (usage ? ` (CPU: server ${percent(usage.server ?? 0)}, redis ${percent(usage.redis ?? 0)})` : '') +
@@ -414,6 +416,7 @@ async function main(): Promise<number> {
           service: describeHttp(apiSend),
           baseline: `naive send: ${describeHttp(naiveSend)}`,
           ratio: times(apiSend.requestsPerSecond / naiveSend.requestsPerSecond),
+          ratioPerCpu: perCpuRatio(apiSend, naiveSend),
           goal: `≥ ${times(GOALS.sendRatio)}, p99 < ${GOALS.sendP99Ms} ms`,
           met:
             apiSend.requestsPerSecond / naiveSend.requestsPerSecond >= GOALS.sendRatio &&
@@ -424,6 +427,7 @@ async function main(): Promise<number> {
           service: describeHttp(keyedSend),
           baseline: `naive send: ${describeHttp(naiveSend)}`,
           ratio: times(keyedSend.requestsPerSecond / naiveSend.requestsPerSecond),
+          ratioPerCpu: perCpuRatio(keyedSend, naiveSend),
           goal: `≥ ${times(GOALS.sendWithKeyRatio)}`,
           met: keyedSend.requestsPerSecond / naiveSend.requestsPerSecond >= GOALS.sendWithKeyRatio,
         },
@@ -432,6 +436,7 @@ async function main(): Promise<number> {
           service: describeHttp(apiVerify),
           baseline: `naive verify: ${describeHttp(naiveVerify)}`,
           ratio: times(apiVerify.requestsPerSecond / naiveVerify.requestsPerSecond),
+          ratioPerCpu: perCpuRatio(apiVerify, naiveVerify),
           goal: `≥ ${times(GOALS.verifyRatio)}`,
           met: apiVerify.requestsPerSecond / naiveVerify.requestsPerSecond >= GOALS.verifyRatio,
         },
@@ -456,6 +461,7 @@ async function main(): Promise<number> {
           service: describeHttp(apiSend),
           baseline: `bare route: ${describeHttp(bareSend)}`,
           ratio: times(apiSend.requestsPerSecond / bareSend.requestsPerSecond),
+          ratioPerCpu: perCpuRatio(apiSend, bareSend),
           goal: '',
           met: undefined,
         },

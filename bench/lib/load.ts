@@ -36,6 +36,11 @@ export interface LoadResult {
   unexpected: number;
   statuses: Record<string, number>;
   durationSeconds: number;
+  /**
+   * Cores the server process used during the measured run (1 = one full core), when the
+   * caller sampled it: on a busy machine, req/s per CPU-second moves less than req/s.
+   */
+  serverCpuShare?: number;
 }
 
 async function drive(target: LoadTarget, connections: number, seconds: number): Promise<autocannon.Result> {

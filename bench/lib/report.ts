@@ -18,6 +18,8 @@ export interface Row {
   service: string;
   baseline: string;
   ratio: string;
+  /** The same ratio per CPU-second of each server process; steadier on a busy machine. */
+  ratioPerCpu?: string;
   goal: string;
   /** undefined = no goal (a reference row). */
   met: boolean | undefined;
@@ -39,6 +41,12 @@ export function describeHttp(result: LoadResult, unit = 'req/s'): string {
 export const describeDelivery = (result: DeliveryResult) => `${whole(result.perSecond)} SMS/s`;
 
 export const times = (ratio: number) => `${ratio.toFixed(2)}×`;
+
+/** `a`'s requests per CPU-second of its server against `b`'s; empty when either was not sampled. */
+export function perCpuRatio(a: LoadResult, b: LoadResult): string {
+  if (!a.serverCpuShare || !b.serverCpuShare) return '';
+  return times(a.requestsPerSecond / a.serverCpuShare / (b.requestsPerSecond / b.serverCpuShare));
+}
 export const percent = (ratio: number) => `${Math.round(ratio * 100)}%`;
 export const mebibytes = (bytes: number | undefined) =>
   bytes === undefined ? 'n/a' : `${Math.round(bytes / 1024 / 1024)} MB`;
@@ -52,8 +60,16 @@ export function markdownTable(headers: string[], rows: string[][]): string {
 
 export function ratioTable(rows: Row[]): string {
   return markdownTable(
-    ['path', 'this project', 'baseline (same run)', 'ratio', 'goal', 'status'],
-    rows.map((row) => [row.path, row.service, row.baseline, row.ratio, row.goal, mark(row.met)]),
+    ['path', 'this project', 'baseline (same run)', 'ratio', 'per server CPU-s', 'goal', 'status'],
+    rows.map((row) => [
+      row.path,
+      row.service,
+      row.baseline,
+      row.ratio,
+      row.ratioPerCpu ?? '',
+      row.goal,
+      mark(row.met),
+    ]),
   );
 }
 
