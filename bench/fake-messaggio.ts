@@ -2,7 +2,7 @@
 // is not the bench driver's. Started by bench/run.ts with an IPC channel, which carries
 // the commands below; the latency knob is the fake's own setLatency (a sleep per request
 // after the body is read).
-import { createFakeMessaggio } from '@otp/messaggio';
+import { createFakeMessaggio } from '@otp/messaggio/testing';
 
 const login = process.env.FAKE_LOGIN ?? 'bench-login';
 const sender = process.env.FAKE_SENDER ?? 'BENCH';
