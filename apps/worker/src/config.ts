@@ -69,8 +69,8 @@ export interface WorkerConfig {
 
 /** Reads and checks every variable the worker uses; throws a ConfigError naming each bad one. */
 export function loadWorkerConfig(env: Env): WorkerConfig {
-  const e = parseEnv(WorkerEnv, env);
   const problems: string[] = [];
+  const e = parseEnv(WorkerEnv, env, problems);
   const secret = collectProblems(problems, () => resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET));
   const debugMode = collectProblems(problems, () => resolveDebugMode(e.NODE_ENV, e.MESSAGGIO_API_KEY));
   if (e.MESSAGGIO_API_KEY && !e.MESSAGGIO_SENDER) {
