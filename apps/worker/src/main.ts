@@ -14,14 +14,22 @@ try {
   throw err;
 }
 
-const logger = createLogger({ service: 'otp-worker', level: config.logLevel, file: config.logFile });
+// A developer's terminal gets readable lines; anything else (files, pipes, collectors) JSON.
+const pretty = config.nodeEnv === 'development' && process.stdout.isTTY === true;
+const logger = createLogger({ service: 'otp-worker', level: config.logLevel, file: config.logFile, pretty });
 if (config.insecureSecret) logger.warn('OTP_SECRET is not set: using the built-in development secret');
 if (config.debugMode)
   logger.warn('debug mode: no MESSAGGIO_API_KEY, codes are written to the log instead of sent');
 
 const service = createWorkerService(config, logger);
 logger.info(
-  { transport: service.transport.name, debugFallback: config.debugFallback, concurrency: config.concurrency },
+  {
+    transport: service.transport.name,
+    // Where SMS go: a local fake Messaggio shows up here as its 127.0.0.1 URL.
+    ...(config.messaggio ? { messaggioBaseUrl: config.messaggio.baseUrl } : {}),
+    debugFallback: config.debugFallback,
+    concurrency: config.concurrency,
+  },
   'worker starting',
 );
 
