@@ -242,7 +242,7 @@ describe('the workspace packages', () => {
         ['apps/api', '@x/api'],
         ['packages/core', '@x/core'],
         ['packages/old', '@x/old'],
-      ]) {
+      ] as const) {
         mkdirSync(join(dir, folder), { recursive: true });
         writeFileSync(join(dir, folder, 'package.json'), JSON.stringify({ name }));
       }
