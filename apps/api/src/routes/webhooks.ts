@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError, type DeliveryReportResult, ErrorCode, safeEqual } from '@otp/core';
 import type { FastifyRequest } from 'fastify';
-import { clientErrors } from '../schemas/errors.js';
+import { described, errorResponses } from '../schemas/errors.js';
 import { type DeliveryReport, DeliveryReportBody, WebhookAck, WebhookParams } from '../schemas/webhooks.js';
 import { whileRedisAnswers } from '../services/redis-errors.js';
+import { ROUTE_ERRORS } from './route-errors.js';
 
 export interface WebhookRoutesOptions {
   /** MESSAGGIO_WEBHOOK_SECRET, the last path segment; undefined turns the route off (404). */
@@ -67,6 +68,8 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (fa
     '/webhooks/messaggio/:secret',
     {
       onRequest: checkSecret,
+      // A GET on a guessed secret must not learn that the path exists.
+      config: { answerWrongMethod: false },
       bodyLimit: options.bodyLimitBytes ?? 256 * 1024,
       // The URL holds the secret; Fastify's per-request lines would write it to the log.
       logLevel: 'warn',
@@ -77,7 +80,13 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (fa
         tags: ['webhooks'],
         params: WebhookParams,
         body: DeliveryReportBody,
-        response: { 200: WebhookAck, ...clientErrors([400, 404, 413, 415, 503]) },
+        response: {
+          200: described(
+            WebhookAck,
+            'Report taken (duplicates and unknown messages too, or Messaggio would re-send them)',
+          ),
+          ...errorResponses(ROUTE_ERRORS['POST /webhooks/messaggio/{secret}']),
+        },
       },
     },
     async (request) => {

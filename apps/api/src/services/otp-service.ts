@@ -19,7 +19,7 @@ import {
 } from '@otp/core';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
-import { whileRedisAnswers } from './redis-errors.js';
+import { REDIS_ERROR_CODES, whileRedisAnswers } from './redis-errors.js';
 import { buildSendLimits, type SendLimitName, type SendLimitSettings } from './send-limits.js';
 
 const LIMIT_ERRORS: Record<SendLimitName, { code: ErrorCode; message: (retryAfter: number) => string }> = {
@@ -57,6 +57,28 @@ export function isLoopback(ip: string): boolean {
   const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
   return (isIPv4(v4) && v4.startsWith('127.')) || ip === '::1';
 }
+
+/** What send() can answer, besides what the route's hooks add. */
+export const SEND_ERROR_CODES = [
+  ErrorCode.PHONE_INVALID,
+  ErrorCode.COUNTRY_NOT_ALLOWED,
+  ErrorCode.PHONE_BLOCKED,
+  ErrorCode.RESEND_TOO_SOON,
+  ...Object.values(LIMIT_ERRORS).map((limit) => limit.code),
+  ...REDIS_ERROR_CODES,
+] as const;
+
+/** What verify() can answer. */
+export const VERIFY_ERROR_CODES = [
+  ErrorCode.VALIDATION_ERROR,
+  ErrorCode.PHONE_INVALID,
+  ErrorCode.COUNTRY_NOT_ALLOWED,
+  ErrorCode.OTP_INVALID,
+  ErrorCode.OTP_EXPIRED,
+  ErrorCode.OTP_ATTEMPTS_EXCEEDED,
+  ErrorCode.VERIFY_LIMIT_EXCEEDED,
+  ...REDIS_ERROR_CODES,
+] as const;
 
 export interface OtpServiceOptions {
   store: CodeStore;
