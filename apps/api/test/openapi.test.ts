@@ -1,4 +1,5 @@
 import { ErrorCode } from '@otp/core';
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_ERRORS } from '../src/routes/route-errors.js';
 import { ERROR_CODES } from '../src/schemas/error-codes.js';
@@ -147,9 +148,7 @@ describe('Swagger UI at /docs', () => {
 
 describe('answers match the document', () => {
   /** Requests that draw error answers from each route, as a client could send them. */
-  const cases: Array<
-    [string, { method: 'GET' | 'POST'; url: string; payload?: unknown; headers?: Record<string, string> }]
-  > = [
+  const cases: Array<[string, InjectOptions]> = [
     ['POST /send-otp/', { method: 'POST', url: '/send-otp/', payload: {} }],
     ['POST /send-otp/', { method: 'POST', url: '/send-otp/', payload: { phone_number: '123' } }],
     ['POST /send-otp/', { method: 'POST', url: '/send-otp/', payload: { phone_number: '+12025550123' } }],
