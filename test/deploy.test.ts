@@ -266,4 +266,15 @@ describe('.env.example', () => {
     const missing = [...names].filter((name) => !new RegExp(`^${name}=`, 'm').test(example));
     expect(missing).toEqual([]);
   });
+
+  it('lists every FAKE_MESSAGGIO_* variable the fake reads, each also in the README', () => {
+    const example = read('.env.example');
+    const readme = read('README.md');
+    const names = [...new Set(fakeEntry.match(/FAKE_MESSAGGIO_[A-Z_]+/g) ?? [])];
+    expect(names.length).toBeGreaterThanOrEqual(5);
+    for (const name of names) {
+      expect(example, name).toMatch(new RegExp(`^${name}=`, 'm'));
+      expect(readme, name).toContain(`\`${name}\``);
+    }
+  });
 });

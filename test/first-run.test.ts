@@ -110,7 +110,8 @@ describe('pnpm start picks the mode', () => {
   });
 });
 
-describe('a busy port is one line naming the variable to set', () => {
+// Real processes from TypeScript source: slow to start on a busy machine.
+describe('a busy port is one line naming the variable to set', { timeout: 60_000 }, () => {
   it('API: "port N is in use; set PORT", exit 1, no JSON, no stack', async () => {
     const { port, server } = await takenPort();
     try {
@@ -151,8 +152,8 @@ describe('a busy port is one line naming the variable to set', () => {
         METRICS_HOST: '127.0.0.1',
         METRICS_PORT: String(port),
       });
-      await proc.waitFor('is in use');
-      await proc.waitFor('worker ready');
+      await proc.waitFor('is in use', 45_000);
+      await proc.waitFor('worker ready', 45_000);
       const line = proc
         .output()
         .split('\n')
@@ -169,10 +170,10 @@ describe('a busy port is one line naming the variable to set', () => {
   });
 });
 
-describe('the API start-up line', () => {
+describe('the API start-up line', { timeout: 60_000 }, () => {
   it('names the URLs and the mode (JSON when stdout is not a terminal)', async () => {
     const proc = startEntry('apps/api/src/server.ts', { ...isolatedEnv(), HOST: '127.0.0.1', PORT: '0' });
-    await proc.waitFor('otp-api ready');
+    await proc.waitFor('otp-api ready', 45_000);
     const line = proc
       .output()
       .split('\n')

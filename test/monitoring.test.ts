@@ -152,8 +152,8 @@ describe('every project metric the rules and the dashboard query exists in /metr
       METRICS_HOST: '127.0.0.1',
       METRICS_PORT: String(metricsPort),
     });
-    await api.waitFor('otp-api ready');
-    await worker.waitFor('metrics and health checks listening');
+    await api.waitFor('otp-api ready', 45_000);
+    await worker.waitFor('metrics and health checks listening', 45_000);
     const ready = api
       .output()
       .split('\n')
@@ -183,7 +183,7 @@ describe('every project metric the rules and the dashboard query exists in /metr
     worker.child.kill('SIGTERM');
     expect(await api.exit()).toBe(0);
     expect(await worker.exit()).toBe(0);
-  });
+  }, 90_000);
 });
 
 describe('docker-compose.yml: the monitoring profile', () => {
@@ -241,10 +241,10 @@ describe('docker-compose.yml: the monitoring profile', () => {
     for (const host of files.values()) expect(existsSync(join(root, host)), host).toBe(true);
 
     const job = (name: string) => config.scrape_configs.find((c) => c.job_name === name);
-    const apiPort = (ApiEnv.properties.PORT as { default: number }).default;
+    const apiPort = (ApiEnv.properties.PORT as unknown as { default: number }).default;
     expect(services.api?.environment?.PORT).toBe(apiPort);
     expect(job('otp-api')?.static_configs?.[0]?.targets).toEqual([`api:${apiPort}`]);
-    const metricsPort = (WorkerEnv.properties.METRICS_PORT as { default: number }).default;
+    const metricsPort = (WorkerEnv.properties.METRICS_PORT as unknown as { default: number }).default;
     expect(services.worker?.environment?.METRICS_PORT).toBe(metricsPort);
     expect(job('otp-worker')?.dns_sd_configs?.[0]).toMatchObject({ names: ['worker'], port: metricsPort });
   });
