@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ErrorCode } from '@otp/core';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +123,15 @@ describe('the OpenAPI document at /docs/json', () => {
     expect(code?.enum?.slice().sort()).toEqual(Object.values(ErrorCode).sort());
     // And each code is documented with its status.
     expect(Object.keys(ERROR_CODES).sort()).toEqual(Object.values(ErrorCode).sort());
+  });
+
+  it("the README's error table lists every code with its status", () => {
+    const readme = readFileSync(join(import.meta.dirname, '../../../README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Errors'));
+    const table = section.slice(0, section.indexOf('\n#'));
+    for (const [code, { status }] of Object.entries(ERROR_CODES)) {
+      expect(table, code).toMatch(new RegExp(`^\\| ${status} +\\|[^\\n]*\`${code}\``, 'm'));
+    }
   });
 
   it('documents health and metrics, and hides Bull Board', () => {
