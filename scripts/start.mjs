@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { startEnvironment } from './start-env.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const entries = { api: 'apps/api/dist/server.js', worker: 'apps/worker/dist/main.js' };
@@ -15,11 +16,19 @@ for (const entry of Object.values(entries)) {
   }
 }
 
+const start = startEnvironment(process.env);
+console.log(start.lines.join('\n'));
+
 // Each child gets a process group of its own: a terminal's Ctrl-C signals the whole
 // foreground group, and a child that got SIGINT from the terminal and again from us would
 // take the second one as "exit now" and skip its graceful shutdown.
 const children = Object.entries(entries).map(([name, entry]) => {
-  const child = spawn(process.execPath, [entry], { cwd: root, stdio: 'inherit', detached: true });
+  const child = spawn(process.execPath, [entry], {
+    cwd: root,
+    env: start.env,
+    stdio: 'inherit',
+    detached: true,
+  });
   return { name, child };
 });
 // Should this process die without stopping them (an uncaught error), take them along.
@@ -36,6 +45,9 @@ function stopAll(signal) {
 
 process.on('SIGINT', () => stopAll('SIGINT'));
 process.on('SIGTERM', () => stopAll('SIGTERM'));
+// A closed terminal hangs up on its foreground group only: the children, in groups of their
+// own, would run on without us.
+process.on('SIGHUP', () => stopAll('SIGTERM'));
 
 let exitCode = 0;
 await Promise.all(

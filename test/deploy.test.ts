@@ -1,8 +1,9 @@
 // The deployment files against the code: no Docker engine runs here, so this reads
 // docker-compose.yml, the Dockerfile and .env.example as text and checks that they name
 // what the apps really have (build targets, entry files, ports, variables, pnpm version).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, globSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, matchesGlob, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ApiEnv } from '../apps/api/src/config.js';
@@ -57,15 +58,27 @@ const deployed = new Map(
   ]),
 );
 
-/** Workspace package name → its folder. */
-const packageDirs = new Map(
-  ['apps', 'packages'].flatMap((group) =>
-    readdirSync(join(root, group)).map((dir) => {
-      const manifest = JSON.parse(read(`${group}/${dir}/package.json`)) as { name: string };
-      return [manifest.name, `${group}/${dir}`] as const;
-    }),
-  ),
-);
+/**
+ * Workspace package name → its folder: the folders pnpm-workspace.yaml's globs match that
+ * hold a package.json, as pnpm itself reads them (a stray folder, e.g. one `pnpm deploy` left
+ * under apps/, is not a package).
+ */
+function workspacePackages(at = root): Map<string, string> {
+  const readAt = (path: string) => readFileSync(join(at, path), 'utf8');
+  const globs = (parse(readAt('pnpm-workspace.yaml')) as { packages?: string[] }).packages ?? [];
+  const excluded = globs.filter((g) => g.startsWith('!')).map((g) => g.slice(1).replace(/\/$/, ''));
+  const dirs = globs
+    .filter((g) => !g.startsWith('!'))
+    .flatMap((g) =>
+      globSync(`${g.replace(/\/$/, '')}/package.json`, { cwd: at, exclude: ['**/node_modules/**'] }),
+    )
+    .map((manifest) => dirname(manifest).split(sep).join('/'))
+    .filter((dir) => !excluded.some((pattern) => matchesGlob(dir, pattern)));
+  return new Map(
+    dirs.map((dir) => [(JSON.parse(readAt(`${dir}/package.json`)) as { name: string }).name, dir] as const),
+  );
+}
+const packageDirs = workspacePackages();
 
 /** What a final image target runs: its package folder and CMD entry. */
 function target(name: string) {
@@ -131,12 +144,12 @@ describe('docker-compose.yml and the Dockerfile', () => {
     expect(existsSync(join(root, dir, source)), `${dir}/${source}`).toBe(true);
     // …and is what `pnpm <script>` runs outside Docker.
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
-    expect(scripts[script]).toContain(`node ${dir}/${entry}`);
+    expect(scripts[script]).toMatch(new RegExp(`^pnpm run build && node (--\\S+ \\S+ )*${dir}/${entry}$`));
   });
 
   it('ships pnpm messaggio:check in the worker image', () => {
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
-    expect(scripts['messaggio:check']).toContain('node apps/worker/dist/bin/messaggio-check.js');
+    expect(scripts['messaggio:check']).toMatch(/ apps\/worker\/dist\/bin\/messaggio-check\.js$/);
     expect(existsSync(join(root, 'apps/worker/src/bin/messaggio-check.ts'))).toBe(true);
     expect(target('worker').pkg).toBe('@otp/worker');
   });
@@ -214,11 +227,54 @@ describe('docker-compose.yml and the Dockerfile', () => {
   });
 });
 
+describe('the workspace packages', () => {
+  it('are the folders pnpm-workspace.yaml matches that hold a package.json, stray folders aside', () => {
+    expect([...packageDirs.keys()].sort()).toEqual(
+      expect.arrayContaining(['@otp/api', '@otp/core', '@otp/messaggio', '@otp/worker']),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'workspace-'));
+    try {
+      writeFileSync(
+        join(dir, 'pnpm-workspace.yaml'),
+        'packages:\n  - apps/*\n  - packages/*\n  - "!packages/old"\n',
+      );
+      for (const [folder, name] of [
+        ['apps/api', '@x/api'],
+        ['packages/core', '@x/core'],
+        ['packages/old', '@x/old'],
+      ] as const) {
+        mkdirSync(join(dir, folder), { recursive: true });
+        writeFileSync(join(dir, folder, 'package.json'), JSON.stringify({ name }));
+      }
+      // What `pnpm deploy` into the tree leaves behind: a folder with no package.json of its own.
+      mkdirSync(join(dir, 'apps/out/node_modules/x'), { recursive: true });
+      writeFileSync(join(dir, 'apps/out/node_modules/x/package.json'), '{"name":"x"}');
+      expect(Object.fromEntries(workspacePackages(dir))).toEqual({
+        '@x/api': 'apps/api',
+        '@x/core': 'packages/core',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('.env.example', () => {
   it('lists every variable the API and the worker read', () => {
     const example = read('.env.example');
     const names = new Set([...Object.keys(ApiEnv.properties), ...Object.keys(WorkerEnv.properties)]);
     const missing = [...names].filter((name) => !new RegExp(`^${name}=`, 'm').test(example));
     expect(missing).toEqual([]);
+  });
+
+  it('lists every FAKE_MESSAGGIO_* variable the fake reads, each also in the README', () => {
+    const example = read('.env.example');
+    const readme = read('README.md');
+    const names = [...new Set(fakeEntry.match(/FAKE_MESSAGGIO_[A-Z_]+/g) ?? [])];
+    expect(names.length).toBeGreaterThanOrEqual(5);
+    for (const name of names) {
+      expect(example, name).toMatch(new RegExp(`^${name}=`, 'm'));
+      expect(readme, name).toContain(`\`${name}\``);
+    }
   });
 });

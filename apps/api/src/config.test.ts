@@ -35,6 +35,20 @@ describe('loadApiConfig', () => {
     expect(message).toMatch(/MESSAGGIO_API_KEY: is required/);
   });
 
+  it('names every bad variable in one round: schema errors do not hide later checks', () => {
+    const message = problems({
+      PORT: 'abc',
+      OTP_LENGTH: '3',
+      ALLOWED_COUNTRIES: 'XX,KZ',
+      ADMIN_PASSWORD: 'short',
+    });
+    expect(message).toMatch(/PORT:/);
+    expect(message).toMatch(/OTP_LENGTH:/);
+    expect(message).toMatch(/ALLOWED_COUNTRIES: unknown country code\(s\) XX/);
+    expect(message).toMatch(/ADMIN_PASSWORD:/);
+    expect(message).not.toMatch(/short/);
+  });
+
   it('starts in production with both set, not in debug mode', () => {
     const config = loadApiConfig({
       NODE_ENV: 'production',

@@ -101,8 +101,8 @@ export interface ApiConfig {
 
 /** Reads and checks every variable the API uses; throws a ConfigError naming each bad one. */
 export function loadApiConfig(env: Env): ApiConfig {
-  const e = parseEnv(ApiEnv, env);
   const problems: string[] = [];
+  const e = parseEnv(ApiEnv, env, problems);
   const allowedCountries = splitList(e.ALLOWED_COUNTRIES).map((c) => c.toUpperCase());
   const unknown = allowedCountries.filter((c) => !isKnownCountry(c));
   if (allowedCountries.length === 0)

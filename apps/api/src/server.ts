@@ -2,6 +2,7 @@ import { ConfigError, createLogger } from '@otp/core';
 import closeWithGrace from 'close-with-grace';
 import { createApp } from './app.js';
 import { type ApiConfig, loadApiConfig } from './config.js';
+import { startupSummary } from './startup-summary.js';
 
 // The one place that reads process.env, listens and handles signals.
 let config: ApiConfig;
@@ -15,7 +16,9 @@ try {
   throw err;
 }
 
-const logger = createLogger({ service: 'otp-api', level: config.logLevel, file: config.logFile });
+// A developer's terminal gets readable lines; anything else (files, pipes, collectors) JSON.
+const pretty = config.nodeEnv === 'development' && process.stdout.isTTY === true;
+const logger = createLogger({ service: 'otp-api', level: config.logLevel, file: config.logFile, pretty });
 if (config.insecureSecret) logger.warn('OTP_SECRET is not set: using the built-in development secret');
 if (config.debugMode)
   logger.warn('debug mode: no MESSAGGIO_API_KEY, answers carry debug_code and no SMS is sent');
@@ -34,6 +37,16 @@ closeWithGrace({ delay: config.shutdownTimeoutMs, logger }, async ({ signal, err
 try {
   await app.listen({ host: config.host, port: config.port });
 } catch (err) {
+  // The one start-up failure a developer meets daily gets one line, not a fatal JSON stack.
+  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    console.error(`otp-api: port ${config.port} is in use; set PORT`);
+    process.exit(1);
+  }
   logger.fatal({ err }, 'could not listen');
   process.exit(1);
 }
+
+const address = app.server.address();
+const summary = startupSummary(config, typeof address === 'object' && address ? address.port : config.port);
+if (pretty) process.stdout.write(`\n${summary.lines.join('\n')}\n\n`);
+else logger.info(summary.fields, summary.message);

@@ -21,8 +21,22 @@ const LIMITS_OFF = {
   OTP_SENDS_PER_IP_PER_HOUR: '0',
 };
 
-async function send(a: TestApi, phone: string, headers: Record<string, string> = {}) {
-  return a.app.inject({ method: 'POST', url: '/send-otp/', headers, payload: { phone_number: phone } });
+/** Not loopback: in debug mode (these tests have no Messaggio key) loopback skips per-IP limits. */
+const CLIENT_IP = '203.0.113.7';
+
+async function send(
+  a: TestApi,
+  phone: string,
+  headers: Record<string, string> = {},
+  remoteAddress = CLIENT_IP,
+) {
+  return a.app.inject({
+    method: 'POST',
+    url: '/send-otp/',
+    headers,
+    remoteAddress,
+    payload: { phone_number: phone },
+  });
 }
 
 function expectRefused(res: Awaited<ReturnType<typeof send>>, code: string, maxRetryAfter: number) {
@@ -74,6 +88,23 @@ describe('per-IP window (OTP_SENDS_PER_IP_PER_HOUR)', () => {
     expectRefused(await send(api, freshPhone()), 'IP_SEND_LIMIT', 3600);
     clock.advance(HOUR + 1000);
     expect((await send(api, freshPhone())).statusCode).toBe(200);
+  });
+
+  it('in debug mode, exempts loopback callers (IPv4 and IPv6), and only them', async () => {
+    api = await buildTestApi({ ...LIMITS_OFF, OTP_SENDS_PER_IP_PER_HOUR: '1' });
+    expect(api.config.debugMode).toBe(true);
+    for (const loopback of ['127.0.0.1', '::1', '::ffff:127.0.0.1', '127.0.0.2']) {
+      for (let i = 0; i < 3; i++) expect((await send(api, freshPhone(), {}, loopback)).statusCode).toBe(200);
+    }
+    expect((await send(api, freshPhone())).statusCode).toBe(200);
+    expectRefused(await send(api, freshPhone()), 'IP_SEND_LIMIT', 3600);
+  });
+
+  it('with a provider configured (no debug mode), limits loopback callers like any other', async () => {
+    api = await buildTestApi({ ...LIMITS_OFF, OTP_SENDS_PER_IP_PER_HOUR: '1', MESSAGGIO_API_KEY: 'login' });
+    expect(api.config.debugMode).toBe(false);
+    expect((await send(api, freshPhone(), {}, '127.0.0.1')).statusCode).toBe(200);
+    expectRefused(await send(api, freshPhone(), {}, '127.0.0.1'), 'IP_SEND_LIMIT', 3600);
   });
 
   it('ignores X-Forwarded-For unless TRUST_PROXY says to believe it', async () => {

@@ -75,3 +75,17 @@ describe('worker config: the provider chain', () => {
     );
   });
 });
+
+describe('worker config: errors', () => {
+  it('names every bad variable in one round: a bad number does not hide a missing sender', () => {
+    let message = '';
+    try {
+      loadWorkerConfig({ NODE_ENV: 'test', MESSAGGIO_API_KEY: 'login', WORKER_CONCURRENCY: 'abc' });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      message = err.message;
+    }
+    expect(message).toMatch(/WORKER_CONCURRENCY:/);
+    expect(message).toMatch(/MESSAGGIO_SENDER: is required/);
+  });
+});

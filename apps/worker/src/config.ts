@@ -97,8 +97,8 @@ const PROVIDER_VARIABLES: Record<string, string> = {
 
 /** Reads and checks every variable the worker uses; throws a ConfigError naming each bad one. */
 export function loadWorkerConfig(env: Env): WorkerConfig {
-  const e = parseEnv(WorkerEnv, env);
   const problems: string[] = [];
+  const e = parseEnv(WorkerEnv, env, problems);
   const secret = collectProblems(problems, () => resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET));
   const chain = splitList(e.SMS_PROVIDERS).map((name) => name.toLowerCase());
   const unknown = chain.filter((name) => !CHAIN_PROVIDER_NAMES.includes(name));

@@ -14,7 +14,9 @@ try {
   throw err;
 }
 
-const logger = createLogger({ service: 'otp-worker', level: config.logLevel, file: config.logFile });
+// A developer's terminal gets readable lines; anything else (files, pipes, collectors) JSON.
+const pretty = config.nodeEnv === 'development' && process.stdout.isTTY === true;
+const logger = createLogger({ service: 'otp-worker', level: config.logLevel, file: config.logFile, pretty });
 if (config.insecureSecret) logger.warn('OTP_SECRET is not set: using the built-in development secret');
 if (config.debugMode)
   logger.warn(
@@ -27,6 +29,8 @@ logger.info(
     providers: service.chain.map((link) => link.provider.name),
     failoverAfter: config.failoverAfter,
     breakerCooldownMs: config.breaker.cooldownMs,
+    // Where SMS go: a local fake Messaggio shows up here as its 127.0.0.1 URL.
+    ...(config.messaggio ? { messaggioBaseUrl: config.messaggio.baseUrl } : {}),
     debugFallback: config.debugFallback,
     concurrency: config.concurrency,
   },

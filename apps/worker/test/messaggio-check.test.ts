@@ -185,6 +185,18 @@ describe('pnpm messaggio:check', () => {
     }
   });
 
+  it('names a missing --env-file and exits 2, also after the "--" pnpm passes on', async () => {
+    for (const argv of [
+      ['--env-file', '/nonexistent/.env'],
+      ['--', '--env-file', '/nonexistent/.env'],
+    ]) {
+      const { code, output } = await check(configured(), argv);
+      expect(code).toBe(EXIT.usage);
+      expect(output).toContain('--env-file /nonexistent/.env: no such file.');
+      expect(fake.requests).toHaveLength(0);
+    }
+  });
+
   it.each([
     [['--send'], /--send needs --phone/],
     [['--bogus'], /Unknown option '--bogus'/],
@@ -199,8 +211,8 @@ describe('pnpm messaggio:check', () => {
 
 describe('the messaggio:check entry, as a process', () => {
   const entry = join(import.meta.dirname, '../src/bin/messaggio-check.ts');
-  async function runEntry(env: Env) {
-    const child = spawn(process.execPath, ['--conditions=@otp/source', '--import', 'tsx', entry], {
+  async function runEntry(env: Env, args: string[] = []) {
+    const child = spawn(process.execPath, ['--conditions=@otp/source', '--import', 'tsx', entry, ...args], {
       env: { PATH: process.env.PATH ?? '', ...env } as NodeJS.ProcessEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -222,5 +234,12 @@ describe('the messaggio:check entry, as a process', () => {
     const bad = await runEntry(configured({ MESSAGGIO_API_KEY: 'wrong' }));
     expect(bad.code).toBe(1);
     expect(bad.output.trim().split('\n').at(-1)).toMatch(/^Fix: MESSAGGIO_API_KEY is not a project login/);
+  });
+
+  it('exits 2 naming a missing --env-file, with the "--" that keeps Node from reading it', async () => {
+    const missing = join(tmpdir(), 'messaggio-check-no-such-dir', '.env');
+    const { code, output } = await runEntry(configured(), ['--', '--env-file', missing]);
+    expect(code).toBe(2);
+    expect(output).toContain(`--env-file ${missing}: no such file.`);
   });
 });

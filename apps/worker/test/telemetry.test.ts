@@ -130,7 +130,7 @@ describe('the worker on METRICS_PORT', () => {
       });
       const s = system;
       expect(await s.worker?.telemetry.port()).toBeUndefined();
-      expect(s.workerLogs.text).toContain('could not open METRICS_PORT');
+      expect(s.workerLogs.text).toContain('is in use; set METRICS_PORT');
       const { verification_id: id } = await sendOtp(s);
       await eventually('the job to be processed', async () =>
         (await s.api.sendQueue.getJob(id)) ? undefined : true,

@@ -2,7 +2,7 @@ import { AppError, ErrorCode, LuaScript } from '@otp/core';
 import type { onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { type ApiKeyEntry, matchApiKey, presentedKey } from '../auth/api-keys.js';
-import { whileRedisAnswers } from '../services/redis-errors.js';
+import { REDIS_ERROR_CODES, whileRedisAnswers } from '../services/redis-errors.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,6 +14,13 @@ declare module 'fastify' {
     apiKey: ApiKeyEntry | null;
   }
 }
+
+/** What apiKeyAuth can answer: no or a wrong key, a key over its quota, Redis down. */
+export const API_KEY_ERROR_CODES = [
+  ErrorCode.UNAUTHORIZED,
+  ErrorCode.API_KEY_QUOTA_EXCEEDED,
+  ...REDIS_ERROR_CODES,
+] as const;
 
 export interface ApiKeysPluginOptions {
   keys: readonly ApiKeyEntry[];

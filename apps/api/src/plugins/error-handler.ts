@@ -3,6 +3,16 @@ import { AppError, ErrorCode } from '@otp/core';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * false: a wrong method on this path answers 404 like an unknown path, not 405 (a path
+     * holding a secret must not confirm that it exists). @defaultValue true
+     */
+    answerWrongMethod?: boolean;
+  }
+}
+
 interface ErrorBody {
   statusCode: number;
   code: string;
@@ -19,6 +29,16 @@ function body(
 ): ErrorBody {
   return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message, ...extra };
 }
+
+/** What any route with a JSON body can answer before its handler runs. */
+export const BODY_ERROR_CODES = [
+  ErrorCode.VALIDATION_ERROR,
+  ErrorCode.PAYLOAD_TOO_LARGE,
+  ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+] as const;
+
+/** What any route can answer: a bug. */
+export const ANY_ROUTE_ERROR_CODES = [ErrorCode.INTERNAL_ERROR] as const;
 
 // Fastify's own request errors, mapped to stable codes clients can branch on.
 const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode; message?: string }> = {
@@ -69,6 +89,23 @@ function describeValidation(error: FastifyError): string {
   }
 }
 
+/** A route URL as a pattern for concrete paths: `/verifications/:id` matches `/verifications/abc`. */
+function routePattern(url: string): RegExp {
+  const source = url
+    .replace(/\/+$/, '')
+    .split('/')
+    .map((segment) =>
+      segment === '*'
+        ? '.*'
+        : segment.startsWith(':')
+          ? '[^/]+'
+          : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+    )
+    .join('/');
+  // Routes answer with and without the trailing slash (ignoreTrailingSlash).
+  return new RegExp(`^${source}/?$`);
+}
+
 /** One place that turns every failure into `{ statusCode, code, error, message }`. */
 export default fp(
   async (fastify) => {
@@ -96,8 +133,33 @@ export default fp(
       return reply.code(500).send(body(500, ErrorCode.INTERNAL_ERROR, 'Internal server error.'));
     });
 
+    // Every route's path and methods, so a known path with a wrong method answers 405.
+    const routes: { pattern: RegExp; methods: string[] }[] = [];
+    fastify.addHook('onRoute', (route) => {
+      if (route.config?.answerWrongMethod === false) return;
+      routes.push({ pattern: routePattern(route.url), methods: [route.method].flat() });
+    });
+
     fastify.setNotFoundHandler((request, reply) => {
-      reply.code(404).send(body(404, ErrorCode.NOT_FOUND, `No route for ${request.method} ${request.url}.`));
+      const path = request.url.split('?')[0] ?? '/';
+      const allowed = [
+        ...new Set(routes.filter((route) => route.pattern.test(path)).flatMap((route) => route.methods)),
+      ];
+      if (allowed.length > 0) {
+        return reply
+          .code(405)
+          .header('allow', allowed.join(', '))
+          .send(
+            body(
+              405,
+              ErrorCode.METHOD_NOT_ALLOWED,
+              `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}.`,
+            ),
+          );
+      }
+      return reply
+        .code(404)
+        .send(body(404, ErrorCode.NOT_FOUND, `No route for ${request.method} ${request.url}.`));
     });
   },
   { name: 'error-handler' },

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { AppError, ErrorCode } from '@otp/core';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
-import { whileRedisAnswers } from '../services/redis-errors.js';
+import { REDIS_ERROR_CODES, whileRedisAnswers } from '../services/redis-errors.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,6 +13,14 @@ declare module 'fastify' {
     idempotency: { key: string; bodyHash: string } | null;
   }
 }
+
+/** What the idempotency pre-handler can answer. */
+export const IDEMPOTENCY_ERROR_CODES = [
+  ErrorCode.VALIDATION_ERROR,
+  ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS,
+  ErrorCode.IDEMPOTENCY_KEY_REUSED,
+  ...REDIS_ERROR_CODES,
+] as const;
 
 export interface IdempotencyPluginOptions {
   keyPrefix: string;

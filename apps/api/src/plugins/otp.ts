@@ -46,6 +46,7 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
         resendCooldownSeconds: config.resendCooldownSeconds,
         jobOptions: { maxAttempts: config.smsMaxAttempts, backoffDelayMs: config.smsRetryBaseDelayMs },
         debugMode: config.debugMode,
+        loopbackExemptFromIpLimit: config.debugMode,
         status: fastify.statusStore,
         limits: { ...config.limits, keyPrefix: config.redisKeyPrefix },
         blockedPrefixes: config.blockedPrefixes,

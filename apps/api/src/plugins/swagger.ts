@@ -47,7 +47,7 @@ export default fp<SwaggerPluginOptions>(
         info: {
           title: 'otp-service',
           description:
-            'Phone verification by one-time SMS codes. Every error answer is `{ statusCode, code, error, message }`; branch on `code`.',
+            'Phone verification by one-time SMS codes. Every error answer is `{ statusCode, code, error, message }`; branch on `code`. Each operation lists the codes it can answer. Besides those, any path answers `405 METHOD_NOT_ALLOWED` with an `Allow` header to a method it does not have, and an unknown path `404 NOT_FOUND`.',
           version: '1.0.0',
         },
         tags: [

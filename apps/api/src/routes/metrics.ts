@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { errorRef } from '../schemas/errors.js';
+import { errorResponses } from '../schemas/errors.js';
+import { ROUTE_ERRORS } from './route-errors.js';
 
 /**
  * Prometheus scrape endpoint. Behind the admin credentials when any are configured; open
@@ -23,7 +24,7 @@ const metricsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
             description: 'Prometheus text format 0.0.4',
             content: { 'text/plain': { schema: Type.String() } },
           },
-          401: errorRef,
+          ...errorResponses(ROUTE_ERRORS['GET /metrics']),
         },
       },
     },

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { clientErrors } from '../schemas/errors.js';
+import { described, errorResponses } from '../schemas/errors.js';
 import { SendOtpBody, SendOtpResponse, VerifyOtpBody, VerifyOtpResponse } from '../schemas/otp.js';
 import type { RequestContext } from '../services/otp-service.js';
+import { ROUTE_ERRORS } from './route-errors.js';
 
 /** What the OTP service needs to know about the caller, and where it reports the phone's country. */
 function context(request: FastifyRequest): RequestContext {
@@ -32,7 +33,13 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           'Stores a new code for the phone (replacing any earlier one) and queues the SMS. The answer does not wait for delivery.',
         tags: ['otp'],
         body: SendOtpBody,
-        response: { 200: SendOtpResponse, ...clientErrors([400, 401, 403, 409, 413, 415, 422, 429, 503]) },
+        response: {
+          200: described(
+            SendOtpResponse,
+            'Code stored and SMS queued; the answer does not wait for delivery',
+          ),
+          ...errorResponses(ROUTE_ERRORS['POST /send-otp/']),
+        },
       },
     },
     async (request) => {
@@ -58,7 +65,10 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         description: 'A right code is spent at once; each wrong one uses up an attempt.',
         tags: ['otp'],
         body: VerifyOtpBody,
-        response: { 200: VerifyOtpResponse, ...clientErrors([400, 401, 403, 413, 415, 429, 503]) },
+        response: {
+          200: described(VerifyOtpResponse, 'The code was right; it is spent and cannot be used again'),
+          ...errorResponses(ROUTE_ERRORS['POST /verify-otp/']),
+        },
       },
     },
     async (request) => {

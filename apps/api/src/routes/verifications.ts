@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError, describeFailure, ErrorCode, type VerificationRecord } from '@otp/core';
-import { clientErrors } from '../schemas/errors.js';
+import { described, errorResponses } from '../schemas/errors.js';
 import { VerificationParams, VerificationResponse } from '../schemas/verifications.js';
 import { whileRedisAnswers } from '../services/redis-errors.js';
+import { ROUTE_ERRORS } from './route-errors.js';
 
 function toResponse(record: VerificationRecord): VerificationResponse {
   const reachedAt: Record<string, string> = {};
@@ -39,7 +40,10 @@ const verificationRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           'Delivery progress (from the worker and the provider’s delivery reports), which provider carried it, and whether the code was used. Kept for 24 hours; never shows the code.',
         tags: ['otp'],
         params: VerificationParams,
-        response: { 200: VerificationResponse, ...clientErrors([400, 401, 404, 429, 503]) },
+        response: {
+          200: described(VerificationResponse, 'Where the verification stands'),
+          ...errorResponses(ROUTE_ERRORS['GET /verifications/{id}']),
+        },
       },
     },
     async (request) => {

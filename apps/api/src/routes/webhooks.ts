@@ -3,8 +3,9 @@ import { AppError, type DeliveryReportResult, ErrorCode } from '@otp/core';
 import type { DeliveryReport, WebhookHandler } from '@otp/sms';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { clientErrors } from '../schemas/errors.js';
+import { errorResponses } from '../schemas/errors.js';
 import { whileRedisAnswers } from '../services/redis-errors.js';
+import { WEBHOOK_ROUTE_ERRORS } from './route-errors.js';
 
 export interface WebhookRoutesOptions {
   /** One per configured provider (see @otp/providers); each gets `/webhooks/<provider>` and `/webhooks/<provider>/*`. */
@@ -114,6 +115,8 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (fa
 
     const route = {
       bodyLimit,
+      // A GET on a guessed secret must not learn that the path exists.
+      config: { answerWrongMethod: false },
       // A path with a secret in it must not reach the access log.
       logLevel: handler.secretInPath ? ('warn' as const) : ('info' as const),
       schema: {
@@ -121,7 +124,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (fa
         description: `Delivery reports from ${handler.provider}, authenticated and parsed by its package; answered the way ${handler.provider} expects.`,
         tags: ['webhooks'],
         // Each provider answers its own way (JSON, empty, TwiML): no response schema.
-        response: clientErrors([400, 403, 404, 413, 503]),
+        response: errorResponses(WEBHOOK_ROUTE_ERRORS),
       },
     };
     fastify.post(`/webhooks/${handler.provider}`, route, handle);

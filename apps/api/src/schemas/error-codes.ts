@@ -2,52 +2,134 @@ import { ErrorCode } from '@otp/core';
 import Type from 'typebox';
 
 /**
- * Every error code with the status it comes with and what it means, for the OpenAPI
- * document. Typed against ErrorCode, so a new code does not compile until it is documented.
+ * Every error code with the status it comes with, what it means and a message it really
+ * comes with, for the OpenAPI document. Typed against ErrorCode, so a new code does not
+ * compile until it is documented.
  */
 export const ERROR_CODES = {
   VALIDATION_ERROR: {
     status: 400,
     meaning: 'missing field, wrong type, unknown field, malformed or empty JSON, code not OTP_LENGTH digits',
+    example: 'phone_number is required',
   },
-  PHONE_INVALID: { status: 400, meaning: 'not a valid phone number, or not a mobile one' },
-  OTP_INVALID: { status: 400, meaning: 'wrong code; `attempts_left` says how many remain' },
-  OTP_EXPIRED: { status: 400, meaning: 'no live code for this number: expired, already used, or never sent' },
-  UNAUTHORIZED: { status: 401, meaning: 'missing or wrong API key (or admin credentials on admin routes)' },
-  COUNTRY_NOT_ALLOWED: { status: 403, meaning: 'a valid number from a country not in ALLOWED_COUNTRIES' },
-  PHONE_BLOCKED: { status: 403, meaning: 'the number matches BLOCKED_PREFIXES' },
+  PHONE_INVALID: {
+    status: 400,
+    meaning: 'not a valid phone number, or not a mobile one',
+    example: 'The phone number is too short.',
+  },
+  OTP_INVALID: {
+    status: 400,
+    meaning: 'wrong code; `attempts_left` says how many remain',
+    example: 'Wrong code; 2 attempt(s) left.',
+  },
+  OTP_EXPIRED: {
+    status: 400,
+    meaning: 'no live code for this number: expired, already used, or never sent',
+    example: 'No valid code for this number: it expired, was used, or was never sent.',
+  },
+  UNAUTHORIZED: {
+    status: 401,
+    meaning: 'missing or wrong API key (or admin credentials on admin routes)',
+    example: 'A valid API key is required: Authorization: Bearer <key> or X-API-Key.',
+  },
+  COUNTRY_NOT_ALLOWED: {
+    status: 403,
+    meaning: 'a valid number from a country not in ALLOWED_COUNTRIES',
+    example: 'Phone numbers from US are not served (allowed: RU, KZ).',
+  },
+  PHONE_BLOCKED: {
+    status: 403,
+    meaning: 'the number matches BLOCKED_PREFIXES',
+    example: 'Codes cannot be sent to this number.',
+  },
+  NOT_FOUND: { status: 404, meaning: 'no such route', example: 'No route for GET /send-otp/x.' },
+  VERIFICATION_NOT_FOUND: {
+    status: 404,
+    meaning: 'no verification with this id (or it has expired)',
+    example: 'No verification with this id; records are kept for 24 hours.',
+  },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    meaning: 'the path exists but not with this method',
+    example: 'GET is not allowed on /send-otp/; use POST.',
+  },
   WEBHOOK_SIGNATURE_INVALID: {
     status: 403,
     meaning:
       'a provider webhook whose signature is wrong or missing (e.g. X-Twilio-Signature); nothing changed',
+    example: 'The X-Twilio-Signature header does not match this request.',
   },
-  NOT_FOUND: { status: 404, meaning: 'no such route' },
-  VERIFICATION_NOT_FOUND: { status: 404, meaning: 'no verification with this id (or it has expired)' },
-  METHOD_NOT_ALLOWED: { status: 405, meaning: 'the path exists but not with this method' },
   IDEMPOTENCY_KEY_IN_PROGRESS: {
     status: 409,
     meaning: 'a request with this Idempotency-Key is still running; retry shortly',
+    example: 'A request with this Idempotency-Key is still being processed; retry shortly.',
   },
-  PAYLOAD_TOO_LARGE: { status: 413, meaning: 'body over BODY_LIMIT_BYTES' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'body not sent as application/json' },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    meaning: 'body over BODY_LIMIT_BYTES',
+    example: 'The body is too large.',
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    meaning: 'body not sent as application/json',
+    example: 'Send the body as application/json.',
+  },
   IDEMPOTENCY_KEY_REUSED: {
     status: 422,
     meaning: 'this Idempotency-Key was already used with a different body',
+    example: 'This Idempotency-Key was already used with a different body; use a new key for a new request.',
   },
-  OTP_ATTEMPTS_EXCEEDED: { status: 429, meaning: 'OTP_MAX_ATTEMPTS wrong codes: this code is dead' },
+  OTP_ATTEMPTS_EXCEEDED: {
+    status: 429,
+    meaning: 'OTP_MAX_ATTEMPTS wrong codes: this code is dead',
+    example: 'Too many wrong codes; this code no longer works. Ask for a new code.',
+  },
   RESEND_TOO_SOON: {
     status: 429,
     meaning: 'a new code within OTP_RESEND_COOLDOWN_SECONDS; see `retry_after`',
+    example: 'A code was sent to this number recently; ask again in 42 s.',
   },
-  PHONE_SEND_LIMIT: { status: 429, meaning: 'too many codes to this number this hour or day' },
-  IP_SEND_LIMIT: { status: 429, meaning: 'too many codes asked for from this address this hour' },
-  COUNTRY_SEND_LIMIT: { status: 429, meaning: "the country's daily SMS limit is reached" },
-  SMS_BUDGET_EXHAUSTED: { status: 429, meaning: 'the daily SMS budget is spent' },
-  VERIFY_LIMIT_EXCEEDED: { status: 429, meaning: 'too many wrong codes for this number this hour' },
-  API_KEY_QUOTA_EXCEEDED: { status: 429, meaning: "the API key's per-minute quota is used up" },
-  INTERNAL_ERROR: { status: 500, meaning: 'a bug; the log has the details' },
-  SERVICE_UNAVAILABLE: { status: 503, meaning: 'Redis unreachable; answered at once, with Retry-After' },
-} as const satisfies Record<ErrorCode, { status: number; meaning: string }>;
+  PHONE_SEND_LIMIT: {
+    status: 429,
+    meaning: 'too many codes to this number this hour or day',
+    example: 'Too many codes sent to this number this hour; try again in 1800 s.',
+  },
+  IP_SEND_LIMIT: {
+    status: 429,
+    meaning: 'too many codes asked for from this address this hour',
+    example: 'Too many codes requested from this address; try again in 1800 s.',
+  },
+  COUNTRY_SEND_LIMIT: {
+    status: 429,
+    meaning: "the country's daily SMS limit is reached",
+    example: 'The daily SMS limit for this country is reached; try again in 3600 s.',
+  },
+  SMS_BUDGET_EXHAUSTED: {
+    status: 429,
+    meaning: 'the daily SMS budget is spent',
+    example: 'The daily SMS budget is spent; sending resumes in 3600 s.',
+  },
+  VERIFY_LIMIT_EXCEEDED: {
+    status: 429,
+    meaning: 'too many wrong codes for this number this hour',
+    example: 'Too many failed attempts for this number; try again in 1800 s.',
+  },
+  API_KEY_QUOTA_EXCEEDED: {
+    status: 429,
+    meaning: "the API key's per-minute quota is used up",
+    example: 'API key "backend" is over its quota of 600 requests per minute.',
+  },
+  INTERNAL_ERROR: {
+    status: 500,
+    meaning: 'a bug; the log has the details',
+    example: 'Internal server error.',
+  },
+  SERVICE_UNAVAILABLE: {
+    status: 503,
+    meaning: 'Redis unreachable; answered at once, with Retry-After',
+    example: 'The service is temporarily unavailable; try again shortly.',
+  },
+} as const satisfies Record<ErrorCode, { status: number; meaning: string; example: string }>;
 
 /** The `code` of every error answer: one of ErrorCode. */
 export const ErrorCodeSchema = Type.Enum(Object.values(ErrorCode), {

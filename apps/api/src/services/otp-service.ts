@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isIPv4 } from 'node:net';
 import {
   AppError,
   type CodeStore,
@@ -18,7 +19,7 @@ import {
 } from '@otp/core';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
-import { whileRedisAnswers } from './redis-errors.js';
+import { REDIS_ERROR_CODES, whileRedisAnswers } from './redis-errors.js';
 import { buildSendLimits, type SendLimitName, type SendLimitSettings } from './send-limits.js';
 
 const LIMIT_ERRORS: Record<SendLimitName, { code: ErrorCode; message: (retryAfter: number) => string }> = {
@@ -51,6 +52,34 @@ function tooMany(code: ErrorCode, message: string, retryAfterSeconds: number): A
   });
 }
 
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6 (::ffff:127.0.0.1). */
+export function isLoopback(ip: string): boolean {
+  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  return (isIPv4(v4) && v4.startsWith('127.')) || ip === '::1';
+}
+
+/** What send() can answer, besides what the route's hooks add. */
+export const SEND_ERROR_CODES = [
+  ErrorCode.PHONE_INVALID,
+  ErrorCode.COUNTRY_NOT_ALLOWED,
+  ErrorCode.PHONE_BLOCKED,
+  ErrorCode.RESEND_TOO_SOON,
+  ...Object.values(LIMIT_ERRORS).map((limit) => limit.code),
+  ...REDIS_ERROR_CODES,
+] as const;
+
+/** What verify() can answer. */
+export const VERIFY_ERROR_CODES = [
+  ErrorCode.VALIDATION_ERROR,
+  ErrorCode.PHONE_INVALID,
+  ErrorCode.COUNTRY_NOT_ALLOWED,
+  ErrorCode.OTP_INVALID,
+  ErrorCode.OTP_EXPIRED,
+  ErrorCode.OTP_ATTEMPTS_EXCEEDED,
+  ErrorCode.VERIFY_LIMIT_EXCEEDED,
+  ...REDIS_ERROR_CODES,
+] as const;
+
 export interface OtpServiceOptions {
   store: CodeStore;
   queue: Pick<Queue, 'add'>;
@@ -71,6 +100,11 @@ export interface OtpServiceOptions {
   testNumbers: ReadonlyMap<string, string>;
   /** The clock limits are measured with. @defaultValue Date.now */
   now?: () => number;
+  /**
+   * Loopback callers (127.0.0.0/8, ::1) skip the per-IP limit: on with debug mode, so local
+   * development does not hit "try again in 3036 s" after ~20 sends. @defaultValue false
+   */
+  loopbackExemptFromIpLimit?: boolean;
 }
 
 export interface SendOutcome {
@@ -104,6 +138,13 @@ export interface OtpService {
 export function createOtpService(options: OtpServiceOptions): OtpService {
   const { store, queue, keys } = options;
   const now = options.now ?? Date.now;
+
+  /** The address the per-IP limit counts, or undefined when it does not apply to this caller. */
+  function ipToLimit(ctx: RequestContext): string | undefined {
+    if (ctx.apiKeyName !== undefined) return undefined;
+    if (options.loopbackExemptFromIpLimit && ctx.ip !== undefined && isLoopback(ctx.ip)) return undefined;
+    return ctx.ip;
+  }
 
   function normalize(input: string | number, ctx: RequestContext): NormalizedPhone {
     const result = normalizePhone(String(input), { allowedCountries: options.allowedCountries });
@@ -151,7 +192,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       const limits = buildSendLimits(options.limits, {
         phone,
         country,
-        ip: ctx.apiKeyName === undefined ? ctx.ip : undefined,
+        ip: ipToLimit(ctx),
         isTestNumber: testCode !== undefined,
         now: at,
       });

@@ -5,6 +5,9 @@ import { AppError, ErrorCode } from '@otp/core';
  * the queue on it) did not answer, which the client sees as a fast 503, never a hang or a
  * bare 500. The cause stays on the error for the log.
  */
+/** What whileRedisAnswers answers with. */
+export const REDIS_ERROR_CODES = [ErrorCode.SERVICE_UNAVAILABLE] as const;
+
 export async function whileRedisAnswers<T>(step: () => Promise<T>): Promise<T> {
   try {
     return await step();

@@ -20,10 +20,11 @@ export interface MessaggioCheckOptions {
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 const DEFAULT_BASE_URL = 'https://msg.messaggio.com/api/v1';
-const USAGE = `Usage: pnpm messaggio:check [--env-file .env] [--phone +77011234567 --send]
+const USAGE = `Usage: pnpm messaggio:check [-- --env-file PATH] [--phone +77011234567 --send]
 
 Checks the worker's configuration and that Messaggio answers with the configured login.
-  --env-file PATH   read variables from PATH too (the environment wins)
+./.env is read when present; the environment wins over any file.
+  --env-file PATH   read variables from PATH too (after "--": Node itself reads a bare --env-file)
   --phone NUMBER    a phone to send one test SMS to (needs --send)
   --send            really send that SMS (it costs one SMS)
 Exit code: 0 all good, 1 a check failed, 2 bad arguments.
@@ -187,7 +188,10 @@ export async function runMessaggioCheck(options: MessaggioCheckOptions): Promise
   let args: { phone?: string; send?: boolean; 'env-file'?: string; help?: boolean };
   try {
     args = parseArgs({
-      args: [...options.argv],
+      // `pnpm messaggio:check -- --env-file x` passes the `--` on: Node itself reads an
+      // `--env-file` anywhere before a `--`, even after the script, and stops with
+      // "node: x: not found" (exit 9) before this code runs (nodejs/node#54232).
+      args: options.argv[0] === '--' ? options.argv.slice(1) : [...options.argv],
       options: {
         phone: { type: 'string' },
         send: { type: 'boolean' },
@@ -215,19 +219,27 @@ export async function runMessaggioCheck(options: MessaggioCheckOptions): Promise
   let env = options.env;
   const envFile = args['env-file'];
   if (envFile) {
+    let text: string;
     try {
-      // Like node --env-file: a variable already in the environment wins over the file.
-      env = { ...parseDotenv(readFileSync(envFile, 'utf8')), ...options.env };
-      info('env', `read ${envFile}`);
+      text = readFileSync(envFile, 'utf8');
     } catch (err) {
-      return fail(
-        'env',
-        new CheckFailure(
-          `cannot read ${envFile}: ${err instanceof Error ? err.message : String(err)}`,
-          'Give --env-file the path of an existing .env file, or leave it out and export the variables.',
-        ),
+      // A wrong path is a wrong argument (exit 2), not a failed check.
+      const reason =
+        (err as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'no such file'
+          : err instanceof Error
+            ? err.message
+            : String(err);
+      say(`--env-file ${envFile}: ${reason}.`);
+      say(
+        'Give --env-file the path of an existing .env file (copy .env.example to .env and edit it), or leave it out: pnpm messaggio:check reads ./.env when there is one.\n',
       );
+      say(USAGE);
+      return EXIT.usage;
     }
+    // Like node --env-file: a variable already in the environment wins over the file.
+    env = { ...parseDotenv(text), ...options.env };
+    info('env', `read ${envFile}`);
   }
 
   // 1. The configuration, exactly as a worker would read it.

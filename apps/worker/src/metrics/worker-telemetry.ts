@@ -117,10 +117,15 @@ export function createWorkerTelemetry(options: WorkerTelemetryOptions): WorkerTe
         (port) => log.info({ port, host: options.host }, 'metrics and health checks listening'),
         // Sending SMS matters more than being scraped: keep working, say so loudly.
         (err: unknown) =>
-          log.error(
-            { err, port: options.port },
-            'could not open METRICS_PORT; metrics and health checks are off',
-          ),
+          (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+            ? log.error(
+                { port: options.port },
+                `port ${options.port} is in use; set METRICS_PORT (metrics and health checks are off)`,
+              )
+            : log.error(
+                { err, port: options.port },
+                'could not open METRICS_PORT; metrics and health checks are off',
+              ),
       );
     },
     async port() {

@@ -15,10 +15,19 @@ function isBooleanSchema(schema: unknown): boolean {
  * Validates the variables `schema` names, once, at start-up. Empty strings count as unset
  * (so `FOO=` in .env means "use the default"); numbers and booleans are converted; every
  * problem is reported at once, each naming its variable.
+ *
+ * With `problems`, nothing is thrown: the problems are appended there and each bad variable
+ * falls back to its default, so the caller's own checks (countries, credentials, …) still
+ * run and one start-up names everything wrong instead of one round per layer.
  */
-export function parseEnv<P extends TProperties>(schema: TObject<P>, env: Env): Static<TObject<P>> {
+export function parseEnv<P extends TProperties>(
+  schema: TObject<P>,
+  env: Env,
+  problems?: string[],
+): Static<TObject<P>> {
   const input: Record<string, unknown> = {};
-  const problems: string[] = [];
+  const found: string[] = [];
+  const bad = new Set<string>();
   for (const [name, property] of Object.entries(schema.properties)) {
     const raw = env[name]?.trim();
     if (raw === undefined || raw === '') continue;
@@ -26,25 +35,33 @@ export function parseEnv<P extends TProperties>(schema: TObject<P>, env: Env): S
       const lower = raw.toLowerCase();
       if (TRUE.has(lower)) input[name] = true;
       else if (FALSE.has(lower)) input[name] = false;
-      else problems.push(`${name}: must be true or false (got "${raw}")`);
+      else {
+        found.push(`${name}: must be true or false (got "${raw}")`);
+        bad.add(name);
+      }
       continue;
     }
     input[name] = raw;
   }
-  const value = Value.Convert(schema, Value.Default(schema, input));
+  const convert = () => Value.Convert(schema, Value.Default(schema, structuredClone(input)));
+  const value = convert();
   for (const error of Value.Errors(schema, value)) {
     const name = error.instancePath.replace(/^\//, '').split('/')[0];
     if (error.keyword === 'required') {
       const missing = (error.params as { requiredProperties?: string[] }).requiredProperties ?? [];
-      for (const variable of missing) problems.push(`${variable}: is required`);
+      for (const variable of missing) found.push(`${variable}: is required`);
       continue;
     }
     if (!name) continue;
+    bad.add(name);
     const shown = isSecretName(name) ? '(hidden)' : JSON.stringify(env[name]);
-    problems.push(`${name}: ${error.message} (got ${shown})`);
+    found.push(`${name}: ${error.message} (got ${shown})`);
   }
-  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
-  return value as Static<TObject<P>>;
+  if (found.length === 0) return value as Static<TObject<P>>;
+  if (!problems) throw new ConfigError([...new Set(found)]);
+  problems.push(...new Set(found));
+  for (const name of bad) delete input[name];
+  return convert() as Static<TObject<P>>;
 }
 
 /** Variables whose values never appear in an error message or a log. */

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { type DestinationStream, type Logger, type LoggerOptions, multistream, pino } from 'pino';
 
 export type { Logger } from 'pino';
@@ -11,6 +12,13 @@ export interface LoggerConfig {
   service: string;
   /** Where lines go besides the file. @defaultValue process.stdout */
   stream?: DestinationStream;
+  /**
+   * Human-readable, coloured lines on stdout through pino-pretty (a development dependency,
+   * so ignored when it is not installed, as in the production image). The entries turn it on
+   * for development on a terminal; the file, if any, still gets JSON. Ignored with `stream`.
+   * @defaultValue false
+   */
+  pretty?: boolean;
 }
 
 /**
@@ -27,6 +35,40 @@ export const REDACT_PATHS = [
   'config.MESSAGGIO_API_KEY',
 ];
 
+interface PrettyLine {
+  service?: string;
+  component?: string;
+  code?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * pino-pretty's layout for a terminal: one line per entry, the service first (`pnpm start`
+ * interleaves two processes), and the code of a debug SMS at the end of its line in reverse
+ * video, so it is found at a glance. pino-pretty runs in this thread, as a stream: its worker
+ * thread transport could not take this function, and it strips escapes from string templates.
+ */
+function prettyStream(): DestinationStream | undefined {
+  let build: ((options: Record<string, unknown>) => DestinationStream) | undefined;
+  try {
+    build = createRequire(import.meta.url)('pino-pretty') as typeof build;
+  } catch {
+    return undefined; // not installed (the production image): JSON it is
+  }
+  return build?.({
+    colorize: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,service',
+    singleLine: true,
+    messageFormat: (line: PrettyLine, messageKey: string) => {
+      const text = `${line.service ?? ''}: ${String(line[messageKey] ?? '')}`;
+      return line.component === 'debug-sms' && line.code
+        ? `${text}  \u001b[1;7m code ${line.code} \u001b[0m`
+        : text;
+    },
+  });
+}
+
 export function createLogger(config: LoggerConfig): Logger {
   const options: LoggerOptions = {
     level: config.level ?? 'info',
@@ -34,7 +76,8 @@ export function createLogger(config: LoggerConfig): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  const main = config.stream ?? process.stdout;
+  const pretty = config.pretty && !config.stream ? prettyStream() : undefined;
+  const main = config.stream ?? pretty ?? process.stdout;
   if (!config.file) return pino(options, main);
   const file = pino.destination({ dest: config.file, mkdir: true, sync: false });
   return pino(options, multistream([{ stream: main }, { stream: file }]));

@@ -74,6 +74,13 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    console.error(
+      `Fake Messaggio: port ${process.env.FAKE_MESSAGGIO_PORT ?? '4010'} is in use; set FAKE_MESSAGGIO_PORT`,
+    );
+    process.exitCode = 1;
+    return;
+  }
   console.error(`Fake Messaggio failed to start: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;
 });
