@@ -22,7 +22,7 @@ describe('loadApiConfig', () => {
       otpMaxAttempts: 5,
       resendCooldownSeconds: 60,
       allowedCountries: ['RU', 'KZ'],
-      smsMaxAttempts: 5,
+      smsMaxAttempts: undefined,
       debugMode: true,
       insecureSecret: true,
       bodyLimitBytes: 4096,

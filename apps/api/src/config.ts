@@ -26,7 +26,8 @@ export const ApiEnv = Type.Object({
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65_535 }),
   ALLOWED_COUNTRIES: Type.String({ default: 'RU,KZ' }),
   OTP_RESEND_COOLDOWN_SECONDS: Type.Integer({ default: 60, minimum: 0, maximum: 86_400 }),
-  SMS_MAX_ATTEMPTS: Type.Integer({ default: 5, minimum: 1, maximum: 50 }),
+  // Unset: retry until shortly before the code expires (the worker's guard), not a count.
+  SMS_MAX_ATTEMPTS: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
   SMS_RETRY_BASE_DELAY_MS: Type.Integer({ default: 2000, minimum: 10, maximum: 600_000 }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 4096, minimum: 256, maximum: 1_048_576 }),
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 50, maximum: 60_000 }),
@@ -69,7 +70,8 @@ export interface ApiConfig {
   otpMaxAttempts: number;
   resendCooldownSeconds: number;
   allowedCountries: string[];
-  smsMaxAttempts: number;
+  /** Caps delivery attempts; undefined = retry until shortly before the code expires. */
+  smsMaxAttempts: number | undefined;
   smsRetryBaseDelayMs: number;
   /** No Messaggio key: answers carry `debug_code` and workers log codes instead of sending. */
   debugMode: boolean;

@@ -10,6 +10,7 @@ import {
 } from '@otp/core';
 import { UnrecoverableError } from 'bullmq';
 import Value from 'typebox/value';
+import { baseDelayOf, retryFitsCodeLife } from './backoff.js';
 import type { SendEvent, SendEventListener } from './send-events.js';
 import type { SmsTransport } from './transports/sms-transport.js';
 
@@ -19,7 +20,7 @@ export interface SendJob {
   data: unknown;
   /** Attempts already made before this one. */
   attemptsMade: number;
-  opts: { attempts?: number };
+  opts: { attempts?: number; backoff?: unknown };
 }
 
 export interface SendProcessorDeps {
@@ -31,6 +32,8 @@ export interface SendProcessorDeps {
   /** Used once when the transport fails for good (OTP_DEBUG_FALLBACK). */
   fallback?: SmsTransport;
   logger: Logger;
+  /** SMS_RETRY_MAX_DELAY_MS, for the guard that stops retrying before the code expires. @defaultValue 60000 */
+  retryMaxDelayMs?: number;
   /** Told of every step; a listener that throws is logged, never fails the send. */
   onEvent?: SendEventListener;
 }
@@ -97,6 +100,8 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       return { outcome: 'skipped', skippedBecause: live.reason };
     }
 
+    const expiresAt = Date.now() + live.ttlMs;
+
     let code: string;
     try {
       code = openCode(deps.cipherKey, data);
@@ -140,13 +145,24 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       };
     } catch (err) {
       const permanent = isPermanent(err);
-      const lastAttempt = permanent || attempt >= maxAttempts;
+      // Retries follow the code's life: none that could only land after it is useless.
+      const outOfTime =
+        !permanent &&
+        !retryFitsCodeLife({
+          attemptsMade: attempt,
+          baseDelayMs: baseDelayOf(job.opts.backoff),
+          maxDelayMs: deps.retryMaxDelayMs ?? 60_000,
+          retryAfterMs: (err as { retryAfterMs?: number } | null)?.retryAfterMs,
+          codeRemainingMs: expiresAt - Date.now(),
+          codeLifeMs: expiresAt - data.acceptedAt,
+        });
+      const lastAttempt = permanent || outOfTime || attempt >= maxAttempts;
       if (!lastAttempt) {
         log.warn({ err: describe(err), maxAttempts }, 'send failed; will retry');
         await emit(log, { type: 'retrying', ...ids, transport, errorCode: errorCode(err) });
         throw err;
       }
-      log.error({ err: describe(err), maxAttempts, permanent }, 'send failed for good');
+      log.error({ err: describe(err), maxAttempts, permanent, outOfTime }, 'send failed for good');
       await emit(log, {
         type: 'failed',
         ...ids,
@@ -159,7 +175,9 @@ export function createSendProcessor(deps: SendProcessorDeps) {
         await deps.fallback.send(message);
       }
       // The job still fails, with its reason, so the failure shows in Bull Board and metrics.
-      if (permanent) throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
+      // UnrecoverableError also when out of time: BullMQ would otherwise use attempts left.
+      if (permanent || outOfTime)
+        throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
       throw err;
     }
   };

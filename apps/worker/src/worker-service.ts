@@ -65,6 +65,7 @@ export function createWorkerService(config: WorkerConfig, logger: Logger): Worke
     cipherKey: deriveKeys(config.otpSecret).jobCipherKey,
     template: config.smsTemplate,
     transport,
+    retryMaxDelayMs: config.retryMaxDelayMs,
     fallback: config.messaggio && config.debugFallback ? createDebugTransport(logger, 'fallback') : undefined,
     logger,
     onEvent: composeSendListeners(
@@ -80,6 +81,7 @@ export function createWorkerService(config: WorkerConfig, logger: Logger): Worke
     concurrency: config.concurrency,
     rateLimitPerSecond: config.rateLimitPerSecond,
     retryMaxDelayMs: config.retryMaxDelayMs,
+    stalled: config.stalled,
     processor,
     logger,
   });
