@@ -11,6 +11,7 @@ import errorHandler from './plugins/error-handler.js';
 import idempotency from './plugins/idempotency.js';
 import metrics from './plugins/metrics.js';
 import otp from './plugins/otp.js';
+import overload from './plugins/overload.js';
 import redis from './plugins/redis.js';
 import statusStore from './plugins/status-store.js';
 import swagger from './plugins/swagger.js';
@@ -36,6 +37,8 @@ export interface AppOptions {
 export const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, clock, processMetrics }) => {
   fastify.addSchema(ErrorResponse);
   await fastify.register(errorHandler);
+  // First of all hooks: an overloaded process refuses before doing any work.
+  await fastify.register(overload, config.overload);
   // Before any route: the OpenAPI document is built from the routes registered after it.
   await fastify.register(swagger);
   await fastify.register(redis, { url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });

@@ -18,6 +18,7 @@ import {
   parseTestNumbers,
   parseTrustProxy,
 } from './auth/parse-lists.js';
+import type { OverloadLimits } from './plugins/overload.js';
 import type { SendLimitSettings } from './services/send-limits.js';
 
 export const ApiEnv = Type.Object({
@@ -32,6 +33,12 @@ export const ApiEnv = Type.Object({
   BODY_LIMIT_BYTES: Type.Integer({ default: 4096, minimum: 256, maximum: 1_048_576 }),
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 50, maximum: 60_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 300_000 }),
+  // Load shedding (503 SERVICE_OVERLOADED); 0 turns a check off. The defaults are far above
+  // what a saturating 100-connection benchmark reaches (see README, Faults and survival).
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60_000 }),
+  OVERLOAD_MAX_HEAP_USED_MB: Type.Integer({ default: 1024, minimum: 0, maximum: 1_048_576 }),
+  OVERLOAD_MAX_RSS_MB: Type.Integer({ default: 1536, minimum: 0, maximum: 1_048_576 }),
+  OVERLOAD_RETRY_AFTER_SECONDS: Type.Integer({ default: 5, minimum: 1, maximum: 3600 }),
   API_KEYS: Type.String({ default: '' }),
   // The last path segment of the delivery report URL; unset = no webhook route (404).
   MESSAGGIO_WEBHOOK_SECRET: Type.Optional(
@@ -77,6 +84,8 @@ export interface ApiConfig {
   debugMode: boolean;
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
+  /** Load shedding limits (plugins/overload.ts). */
+  overload: OverloadLimits;
   /** Client API keys; empty = open API. */
   apiKeys: ApiKeyEntry[];
   /** Secret path segment of POST /webhooks/messaggio/:secret; undefined = route answers 404. */
@@ -139,6 +148,12 @@ export function loadApiConfig(env: Env): ApiConfig {
     debugMode,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    overload: {
+      maxEventLoopDelayMs: e.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
+      maxHeapUsedBytes: e.OVERLOAD_MAX_HEAP_USED_MB * 1024 * 1024,
+      maxRssBytes: e.OVERLOAD_MAX_RSS_MB * 1024 * 1024,
+      retryAfterSeconds: e.OVERLOAD_RETRY_AFTER_SECONDS,
+    },
     apiKeys,
     messaggioWebhookSecret: e.MESSAGGIO_WEBHOOK_SECRET,
     limits: {

@@ -42,6 +42,10 @@ export const ERROR_CODES = {
   API_KEY_QUOTA_EXCEEDED: { status: 429, meaning: "the API key's per-minute quota is used up" },
   INTERNAL_ERROR: { status: 500, meaning: 'a bug; the log has the details' },
   SERVICE_UNAVAILABLE: { status: 503, meaning: 'Redis unreachable; answered at once, with Retry-After' },
+  SERVICE_OVERLOADED: {
+    status: 503,
+    meaning: 'the API process is overloaded (event loop lag, memory); answered at once, with Retry-After',
+  },
 } as const satisfies Record<ErrorCode, { status: number; meaning: string }>;
 
 /** The `code` of every error answer: one of ErrorCode. */
