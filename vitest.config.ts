@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Workspace packages are consumed from their TypeScript source in tests (the
 // `@otp/source` export condition), so `pnpm test` needs no build step.
@@ -16,6 +16,8 @@ export default defineConfig({
       'packages/*/test/**/*.test.ts',
       'test/**/*.test.ts',
     ],
+    // The faults tier has its own config and command (vitest.faults.config.ts, pnpm test:faults).
+    exclude: [...configDefaults.exclude, 'test/faults/**'],
     globalSetup: ['./test/global-setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
