@@ -7,7 +7,7 @@ import { freePort } from '../probes.js';
 export const OTP_SECRET = 'faults-test-secret-0123456789abcdef0123';
 
 /** Variables every process of one test shares: its private Redis, secret and queue. */
-export function baseEnv(redisUrl: string): Record<string, string> {
+export function baseEnv(redisUrl: string) {
   return {
     REDIS_URL: redisUrl,
     OTP_SECRET,
