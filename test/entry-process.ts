@@ -3,6 +3,33 @@ import { once } from 'node:events';
 
 const children = new Set<ChildProcess>();
 
+/**
+ * How long a process may take to start. Starting from TypeScript source (tsx) on a busy
+ * 2-core machine can take many seconds; the wait ends as soon as the process is ready, so
+ * the bound only has to be generous, never tight. Tests that start processes use
+ * PROCESS_TEST_TIMEOUT_MS as their own timeout.
+ */
+export const STARTUP_TIMEOUT_MS = 90_000;
+export const PROCESS_TEST_TIMEOUT_MS = 180_000;
+
+/** Polls `url` until it answers 200: readiness, not a log line or a fixed sleep. */
+export async function waitForHttpOk(url: string, timeoutMs = STARTUP_TIMEOUT_MS): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last = 'no answer';
+  for (;;) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() > until) throw new Error(`${url} not ready after ${timeoutMs} ms (${last})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** Kills every entry process a test started; call from afterEach. */
 export function killEntryProcesses(): void {
   for (const child of children) child.kill('SIGKILL');
@@ -31,7 +58,7 @@ export function startEntry(entry: string, env: Record<string, string>, args: str
     child,
     output: () => output,
     /** Resolves once `text` appears in the output; fails if the process exits first. */
-    async waitFor(text: string, timeoutMs = 15_000): Promise<void> {
+    async waitFor(text: string, timeoutMs = STARTUP_TIMEOUT_MS): Promise<void> {
       const until = Date.now() + timeoutMs;
       while (!output.includes(text)) {
         if (Date.now() > until || child.exitCode !== null) {

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { killEntryProcesses, startEntry } from './entry-process.js';
+import { killEntryProcesses, PROCESS_TEST_TIMEOUT_MS, startEntry } from './entry-process.js';
 import { connectTestRedis, deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
 
 // The entry files run as real processes, from TypeScript source, as `pnpm start` runs
@@ -35,19 +35,27 @@ function isolatedEnv(): Record<string, string> {
 }
 
 describe.each(['api', 'worker'] as const)('%s process', (entry) => {
-  it('refuses to start in production without OTP_SECRET and MESSAGGIO_API_KEY, naming both', async () => {
-    const proc = start(entry, { ...isolatedEnv(), NODE_ENV: 'production' });
-    expect(await proc.exit()).toBe(1);
-    expect(proc.output()).toMatch(/OTP_SECRET: is required/);
-    expect(proc.output()).toMatch(/MESSAGGIO_API_KEY: is required/);
-  });
+  it(
+    'refuses to start in production without OTP_SECRET and MESSAGGIO_API_KEY, naming both',
+    async () => {
+      const proc = start(entry, { ...isolatedEnv(), NODE_ENV: 'production' });
+      expect(await proc.exit()).toBe(1);
+      expect(proc.output()).toMatch(/OTP_SECRET: is required/);
+      expect(proc.output()).toMatch(/MESSAGGIO_API_KEY: is required/);
+    },
+    PROCESS_TEST_TIMEOUT_MS,
+  );
 
-  it('starts in debug mode and exits 0 on SIGTERM', async () => {
-    const proc = start(entry, { ...isolatedEnv(), PORT: '0', HOST: '127.0.0.1' });
-    await proc.waitFor(entry === 'api' ? 'Server listening' : 'worker ready');
-    expect(proc.output()).toMatch(/debug mode/);
-    proc.child.kill('SIGTERM');
-    expect(await proc.exit()).toBe(0);
-    expect(proc.output()).toMatch(entry === 'api' ? /shutting down/ : /worker stopped/);
-  });
+  it(
+    'starts in debug mode and exits 0 on SIGTERM',
+    async () => {
+      const proc = start(entry, { ...isolatedEnv(), PORT: '0', HOST: '127.0.0.1' });
+      await proc.waitFor(entry === 'api' ? 'Server listening' : 'worker ready');
+      expect(proc.output()).toMatch(/debug mode/);
+      proc.child.kill('SIGTERM');
+      expect(await proc.exit()).toBe(0);
+      expect(proc.output()).toMatch(entry === 'api' ? /shutting down/ : /worker stopped/);
+    },
+    PROCESS_TEST_TIMEOUT_MS,
+  );
 });

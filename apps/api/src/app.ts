@@ -7,10 +7,12 @@ import type { ApiConfig } from './config.js';
 import adminAuth from './plugins/admin-auth.js';
 import apiKeys from './plugins/api-keys.js';
 import bullBoard from './plugins/bull-board.js';
+import drain from './plugins/drain.js';
 import errorHandler from './plugins/error-handler.js';
 import idempotency from './plugins/idempotency.js';
 import metrics from './plugins/metrics.js';
 import otp from './plugins/otp.js';
+import overload from './plugins/overload.js';
 import redis from './plugins/redis.js';
 import statusStore from './plugins/status-store.js';
 import swagger from './plugins/swagger.js';
@@ -36,6 +38,8 @@ export interface AppOptions {
 export const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, clock, processMetrics }) => {
   fastify.addSchema(ErrorResponse);
   await fastify.register(errorHandler);
+  // First of all hooks: an overloaded process refuses before doing any work.
+  await fastify.register(overload, config.overload);
   // Before any route: the OpenAPI document is built from the routes registered after it.
   await fastify.register(swagger);
   await fastify.register(redis, { url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
@@ -75,6 +79,9 @@ export async function createApp(options: AppOptions & { logger: Logger }) {
     // A caller's X-Request-Id is kept so one request can be followed through its logs.
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // Idle keep-alive connections close when close() starts; plugins/drain.ts closes the
+    // ones that turn idle afterwards.
+    forceCloseConnections: 'idle',
     ajv: {
       // Types are not coerced: `true` is not a phone number. Unknown fields are refused by
       // `additionalProperties: false`, not silently dropped.
@@ -88,5 +95,6 @@ export async function createApp(options: AppOptions & { logger: Logger }) {
     clock: options.clock,
     processMetrics: options.processMetrics,
   });
+  await fastify.register(drain);
   return fastify;
 }

@@ -22,7 +22,7 @@ describe('loadApiConfig', () => {
       otpMaxAttempts: 5,
       resendCooldownSeconds: 60,
       allowedCountries: ['RU', 'KZ'],
-      smsMaxAttempts: 5,
+      smsMaxAttempts: undefined,
       debugMode: true,
       insecureSecret: true,
       bodyLimitBytes: 4096,
@@ -72,5 +72,24 @@ describe('loadApiConfig', () => {
 
   it('upper-cases allowed countries', () => {
     expect(loadApiConfig({ ALLOWED_COUNTRIES: 'kz' }).allowedCountries).toEqual(['KZ']);
+  });
+});
+
+describe('loadApiConfig: retry budget and load shedding', () => {
+  it('leaves SMS_MAX_ATTEMPTS unset by default (retry for the code’s life) and caps when set', () => {
+    expect(loadApiConfig({}).smsMaxAttempts).toBeUndefined();
+    expect(loadApiConfig({ SMS_MAX_ATTEMPTS: '3' }).smsMaxAttempts).toBe(3);
+    expect(problems({ SMS_MAX_ATTEMPTS: '0' })).toMatch(/SMS_MAX_ATTEMPTS/);
+  });
+
+  it('has overload limits on by default, in bytes, and 0 turns one off', () => {
+    expect(loadApiConfig({}).overload).toEqual({
+      maxEventLoopDelayMs: 1000,
+      maxHeapUsedBytes: 1024 * 1024 * 1024,
+      maxRssBytes: 1536 * 1024 * 1024,
+      retryAfterSeconds: 5,
+    });
+    expect(loadApiConfig({ OVERLOAD_MAX_RSS_MB: '0' }).overload.maxRssBytes).toBe(0);
+    expect(problems({ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '-1' })).toMatch(/OVERLOAD_MAX_EVENT_LOOP_DELAY_MS/);
   });
 });

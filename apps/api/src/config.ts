@@ -20,6 +20,7 @@ import {
   parseTestNumbers,
   parseTrustProxy,
 } from './auth/parse-lists.js';
+import type { OverloadLimits } from './plugins/overload.js';
 import type { SendLimitSettings } from './services/send-limits.js';
 
 export const ApiEnv = Type.Object({
@@ -28,11 +29,18 @@ export const ApiEnv = Type.Object({
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65_535 }),
   ALLOWED_COUNTRIES: Type.String({ default: 'RU,KZ' }),
   OTP_RESEND_COOLDOWN_SECONDS: Type.Integer({ default: 60, minimum: 0, maximum: 86_400 }),
-  SMS_MAX_ATTEMPTS: Type.Integer({ default: 5, minimum: 1, maximum: 50 }),
+  // Unset: retry until shortly before the code expires (the worker's guard), not a count.
+  SMS_MAX_ATTEMPTS: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
   SMS_RETRY_BASE_DELAY_MS: Type.Integer({ default: 2000, minimum: 10, maximum: 600_000 }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 4096, minimum: 256, maximum: 1_048_576 }),
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 50, maximum: 60_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 300_000 }),
+  // Load shedding (503 SERVICE_OVERLOADED); 0 turns a check off. The defaults are far above
+  // what a saturating 100-connection benchmark reaches (see README, Faults and survival).
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60_000 }),
+  OVERLOAD_MAX_HEAP_USED_MB: Type.Integer({ default: 1024, minimum: 0, maximum: 1_048_576 }),
+  OVERLOAD_MAX_RSS_MB: Type.Integer({ default: 1536, minimum: 0, maximum: 1_048_576 }),
+  OVERLOAD_RETRY_AFTER_SECONDS: Type.Integer({ default: 5, minimum: 1, maximum: 3600 }),
   API_KEYS: Type.String({ default: '' }),
   // Each provider's delivery-report webhook (MESSAGGIO_WEBHOOK_SECRET, …), from @otp/providers.
   ...WebhookEnv,
@@ -71,12 +79,15 @@ export interface ApiConfig {
   otpMaxAttempts: number;
   resendCooldownSeconds: number;
   allowedCountries: string[];
-  smsMaxAttempts: number;
+  /** Caps delivery attempts; undefined = retry until shortly before the code expires. */
+  smsMaxAttempts: number | undefined;
   smsRetryBaseDelayMs: number;
   /** No Messaggio key: answers carry `debug_code` and workers log codes instead of sending. */
   debugMode: boolean;
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
+  /** Load shedding limits (plugins/overload.ts). */
+  overload: OverloadLimits;
   /** Client API keys; empty = open API. */
   apiKeys: ApiKeyEntry[];
   /** The configured providers' delivery-report webhooks, mounted at /webhooks/<provider>. */
@@ -141,6 +152,12 @@ export function loadApiConfig(env: Env): ApiConfig {
     debugMode,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    overload: {
+      maxEventLoopDelayMs: e.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
+      maxHeapUsedBytes: e.OVERLOAD_MAX_HEAP_USED_MB * 1024 * 1024,
+      maxRssBytes: e.OVERLOAD_MAX_RSS_MB * 1024 * 1024,
+      retryAfterSeconds: e.OVERLOAD_RETRY_AFTER_SECONDS,
+    },
     apiKeys,
     webhooks: createWebhookHandlers(e),
     ...(e.PUBLIC_BASE_URL ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, '') } : {}),

@@ -42,6 +42,10 @@ export async function buildTestApi(env: Env = {}, options: { clock?: () => numbe
     LOG_LEVEL: 'info',
     // Every inject() comes from 127.0.0.1; tests of the per-IP limit turn it back on.
     OTP_SENDS_PER_IP_PER_HOUR: '0',
+    // The app shares its event loop with the test runner (fast-check loops, other apps),
+    // whose lag says nothing about the app: on a busy machine it would shed test requests.
+    // overload.test.ts and the faults tier test shedding.
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
     ...env,
   });
   const logs = new LogCapture();

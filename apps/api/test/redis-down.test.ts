@@ -42,3 +42,31 @@ describe('when Redis is unreachable', () => {
     expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
   });
 });
+
+describe('closing while Redis is unreachable', () => {
+  it('leaves no promise behind to reject once the connection ends', async () => {
+    const closing = await createApp({
+      config,
+      logger: createLogger({ service: 'otp-api', stream: new LogCapture() }),
+    });
+    await closing.ready();
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      // Close in the middle of a reconnect attempt, after one has already failed: the moment
+      // the queue's wait for 'ready' used to be left to reject with ECONNREFUSED.
+      // (events.once would reject on the connection's 'error' events, so plain listeners.)
+      const next = (event: string) =>
+        new Promise<void>((resolve) => closing.redis.once(event, () => resolve()));
+      for (let i = 0; i < 2; i++) await next('connecting');
+      const ended = next('end');
+      await closing.close();
+      await ended;
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryDelayMs } from './backoff.js';
+import { baseDelayOf, retryDelayMs, retryFitsCodeLife } from './backoff.js';
 
 const base = { baseDelayMs: 1000, maxDelayMs: 60_000 };
 
@@ -27,5 +27,37 @@ describe('retryDelayMs', () => {
       expect(delay).toBeGreaterThanOrEqual(2000);
       expect(delay).toBeLessThanOrEqual(4000);
     }
+  });
+});
+
+describe('retryFitsCodeLife', () => {
+  const life = { baseDelayMs: 2000, maxDelayMs: 60_000, codeLifeMs: 600_000 };
+
+  it('retries while the longest next delay still leaves a tenth of the life', () => {
+    // attempt 3 failed: next delay at most 8 s; 70 s left − 8 s ≥ 60 s
+    expect(retryFitsCodeLife({ ...life, attemptsMade: 3, codeRemainingMs: 70_000 })).toBe(true);
+    expect(retryFitsCodeLife({ ...life, attemptsMade: 3, codeRemainingMs: 67_999 })).toBe(false);
+  });
+
+  it('counts the capped delay, not the raw exponential', () => {
+    expect(retryFitsCodeLife({ ...life, attemptsMade: 20, codeRemainingMs: 120_000 })).toBe(true);
+    expect(retryFitsCodeLife({ ...life, attemptsMade: 20, codeRemainingMs: 119_999 })).toBe(false);
+  });
+
+  it('counts a Retry-After longer than the backoff', () => {
+    expect(
+      retryFitsCodeLife({ ...life, attemptsMade: 1, codeRemainingMs: 100_000, retryAfterMs: 50_000 }),
+    ).toBe(false);
+  });
+});
+
+describe('baseDelayOf', () => {
+  it.each([
+    [{ type: 'otp-backoff', delay: 2000 }, 2000],
+    [500, 500],
+    [undefined, 1000],
+    [{ type: 'otp-backoff' }, 1000],
+  ])('%j → %i', (backoff, expected) => {
+    expect(baseDelayOf(backoff)).toBe(expected);
   });
 });

@@ -89,3 +89,26 @@ describe('worker config: errors', () => {
     expect(message).toMatch(/MESSAGGIO_SENDER: is required/);
   });
 });
+
+describe('worker config: stall detection', () => {
+  it('brings a dead worker’s jobs back in seconds by default, not BullMQ’s minute', () => {
+    expect(loadWorkerConfig(base).stalled).toEqual({
+      lockDurationMs: 5000,
+      stalledIntervalMs: 2500,
+      maxStalledCount: 2,
+    });
+  });
+
+  it('takes each from its variable, naming a bad one', () => {
+    const config = loadWorkerConfig({
+      ...base,
+      WORKER_LOCK_DURATION_MS: '8000',
+      WORKER_STALLED_INTERVAL_MS: '4000',
+      WORKER_MAX_STALLED_COUNT: '1',
+    });
+    expect(config.stalled).toEqual({ lockDurationMs: 8000, stalledIntervalMs: 4000, maxStalledCount: 1 });
+    expect(() => loadWorkerConfig({ ...base, WORKER_LOCK_DURATION_MS: '10' })).toThrow(
+      /WORKER_LOCK_DURATION_MS/,
+    );
+  });
+});

@@ -31,6 +31,11 @@ export const WorkerEnv = Type.Object({
   SMS_RATE_LIMIT_PER_SECOND: Type.Integer({ default: 0, minimum: 0, maximum: 100_000 }),
   SMS_RETRY_MAX_DELAY_MS: Type.Integer({ default: 60_000, minimum: 100, maximum: 3_600_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 0, maximum: 600_000 }),
+  // How fast a killed worker's jobs come back (see README, Faults): a job is another
+  // worker's once its lock has expired and a stalled check has seen it twice.
+  WORKER_LOCK_DURATION_MS: Type.Integer({ default: 5000, minimum: 1000, maximum: 600_000 }),
+  WORKER_STALLED_INTERVAL_MS: Type.Integer({ default: 2500, minimum: 500, maximum: 600_000 }),
+  WORKER_MAX_STALLED_COUNT: Type.Integer({ default: 2, minimum: 0, maximum: 100 }),
   // With both set, each SMS asks Messaggio to POST its delivery reports to our API.
   PUBLIC_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 512 })),
   MESSAGGIO_WEBHOOK_SECRET: Type.Optional(
@@ -78,6 +83,8 @@ export interface WorkerConfig {
   rateLimitPerSecond: number;
   retryMaxDelayMs: number;
   shutdownTimeoutMs: number;
+  /** BullMQ's stall detection: how soon a dead worker's jobs go to another one. */
+  stalled: { lockDurationMs: number; stalledIntervalMs: number; maxStalledCount: number };
   /** Port for /metrics and /health/*; 0 = off. */
   metricsPort: number;
   metricsHost: string;
@@ -167,6 +174,11 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     rateLimitPerSecond: e.SMS_RATE_LIMIT_PER_SECOND,
     retryMaxDelayMs: e.SMS_RETRY_MAX_DELAY_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    stalled: {
+      lockDurationMs: e.WORKER_LOCK_DURATION_MS,
+      stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: e.WORKER_MAX_STALLED_COUNT,
+    },
     metricsPort: e.METRICS_PORT,
     metricsHost: e.METRICS_HOST,
     logLevel: e.LOG_LEVEL,

@@ -1,4 +1,4 @@
-import { createCodeStore, createLogger, deriveKeys, sealCode } from '@otp/core';
+import { createCodeStore, createLogger, deriveKeys, RETRY_UNTIL_EXPIRY_ATTEMPTS, sealCode } from '@otp/core';
 import { SmsError, type SmsErrorScope, type SmsMessage, type SmsProvider } from '@otp/sms';
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -269,5 +269,68 @@ describe('send processor: a provider that echoes the request', () => {
     }
     expect(err.message).toContain('[redacted]');
     expect(logs.text).toContain('send failed for good');
+  });
+});
+
+describe('send processor retry budget', () => {
+  const transient = () =>
+    new SmsError({
+      provider: 'primary',
+      scope: 'transient',
+      code: 'PRIMARY_SERVER_ERROR',
+      message: 'down',
+      status: 500,
+    });
+
+  async function budgetSetup(phone: string) {
+    // A 30 s code, retried with a 2 s base delay: attempt n waits at most 2·2^(n−1) s.
+    const store = createCodeStore({
+      redis,
+      keyPrefix: prefix,
+      ttlSeconds: 30,
+      maxAttempts: 3,
+      resendCooldownSeconds: 0,
+    });
+    const verificationId = `ver-${phone}`;
+    await store.issue({ phone, digest: 'd', verificationId });
+    const events: SendEvent[] = [];
+    const processor = createSendProcessor({
+      store,
+      cipherKey: keys.jobCipherKey,
+      template: 'Code {code}',
+      chain: [{ provider: scripted('primary', Array.from({ length: 10 }, transient)), secrets: [] }],
+      // Failover is not what this tests: one provider, never given up on.
+      failoverAfter: 100,
+      retryMaxDelayMs: 60_000,
+      logger: createLogger({ service: 'test', stream: new LogCapture() }),
+      onEvent: (event) => {
+        events.push(event);
+      },
+    });
+    const job = (attemptsMade: number) => ({
+      id: verificationId,
+      attemptsMade,
+      // SMS_MAX_ATTEMPTS unset: no count, only the code's life.
+      opts: { attempts: RETRY_UNTIL_EXPIRY_ATTEMPTS, backoff: { type: 'otp-backoff', delay: 2000 } },
+      data: {
+        v: 1,
+        verificationId,
+        phone,
+        country: 'KZ',
+        sealedCode: sealCode(keys.jobCipherKey, '123456', { verificationId, phone }),
+        acceptedAt: Date.now(),
+      },
+    });
+    return { processor, job, events };
+  }
+
+  it('keeps retrying while a retry can land in the code’s life, then fails for good', async () => {
+    const { processor, job, events } = await budgetSetup('+77080000011');
+    // Attempt 4 failing: the next retry is at most 16 s away, 30 s − 16 s leaves ≥ 3 s.
+    await expect(processor(job(3))).rejects.toThrow('down');
+    expect(events.at(-1)).toMatchObject({ type: 'retrying', attempt: 4 });
+    // Attempt 5 failing: up to 32 s away, past the code's expiry: stop, whatever attempts are left.
+    await expect(processor(job(4))).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(events.at(-1)).toMatchObject({ type: 'failed', attempt: 5, permanent: false });
   });
 });

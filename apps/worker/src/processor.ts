@@ -19,6 +19,7 @@ import {
 } from '@otp/sms';
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import Value from 'typebox/value';
+import { baseDelayOf, retryFitsCodeLife } from './backoff.js';
 import type { OutgoingSms } from './providers/outgoing-sms.js';
 import type { BreakerGate, SharedBreaker } from './providers/shared-breaker.js';
 import type { SendEvent, SendEventListener } from './send-events.js';
@@ -29,7 +30,7 @@ export interface SendJob {
   data: unknown;
   /** Attempts already made before this one. */
   attemptsMade: number;
-  opts: { attempts?: number };
+  opts: { attempts?: number; backoff?: unknown };
   /** Where the job stands in the chain (see ChainProgress); BullMQ keeps it across attempts. */
   progress?: unknown;
   updateProgress?(progress: object): Promise<void>;
@@ -56,6 +57,8 @@ export interface SendProcessorDeps {
   /** Used once when the chain fails for good (OTP_DEBUG_FALLBACK); the code is then not revoked. */
   fallback?: SmsProvider;
   logger: Logger;
+  /** SMS_RETRY_MAX_DELAY_MS, for the guard that stops retrying before the code expires. @defaultValue 60000 */
+  retryMaxDelayMs?: number;
   /** Told of every step; a listener that throws is logged, never fails the send. */
   onEvent?: SendEventListener;
   /**
@@ -165,6 +168,8 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       });
       return { outcome: 'skipped', skippedBecause: live.reason };
     }
+
+    const expiresAt = now() + live.ttlMs;
 
     let code: string;
     try {
@@ -296,7 +301,17 @@ export function createSendProcessor(deps: SendProcessorDeps) {
           await saveProgress();
           continue;
         }
-        if (attempt >= maxAttempts) return failForGood(err, provider, false);
+        // Retries follow the code's life: none that could only land after it is useless.
+        const outOfTime = !retryFitsCodeLife({
+          attemptsMade: attempt,
+          baseDelayMs: baseDelayOf(job.opts.backoff),
+          maxDelayMs: deps.retryMaxDelayMs ?? 60_000,
+          retryAfterMs: err.retryAfterMs,
+          codeRemainingMs: expiresAt - now(),
+          codeLifeMs: expiresAt - data.acceptedAt,
+        });
+        // UnrecoverableError when out of time: BullMQ would otherwise use the attempts left.
+        if (attempt >= maxAttempts || outOfTime) return failForGood(err, provider, outOfTime);
         log.warn({ err: logged(err), provider, tries, maxAttempts }, 'send failed; will retry');
         await emit(log, { type: 'retrying', ...ids, provider, errorCode: err.code, scope: err.scope });
         await saveProgress();

@@ -13,6 +13,15 @@ export interface SendWorkerOptions {
   /** Sends per second across every worker on this queue; 0 = unlimited. */
   rateLimitPerSecond: number;
   retryMaxDelayMs: number;
+  /**
+   * Stall detection. BullMQ's defaults (30 s lock, 30 s checks) bring a killed worker's jobs
+   * back after about a minute; a person waiting for a code should not wait that long. The
+   * lock is renewed every half lockDuration by a timer while the job runs, so a slow
+   * provider call (up to MESSAGGIO_TIMEOUT_MS) keeps its lock: only a dead process, or an
+   * event loop blocked for a whole lockDuration, lets a job go.
+   * @defaultValue BullMQ's own (30 s, 30 s, 1)
+   */
+  stalled?: { lockDurationMs: number; stalledIntervalMs: number; maxStalledCount: number };
   processor: ReturnType<typeof createSendProcessor>;
   logger: Logger;
   /** Start taking jobs at once. @defaultValue true */
@@ -30,6 +39,13 @@ export function createSendWorker(options: SendWorkerOptions): Worker<SendJobData
       prefix: options.queuePrefix,
       concurrency: options.concurrency,
       autorun: options.autorun ?? true,
+      ...(options.stalled
+        ? {
+            lockDuration: options.stalled.lockDurationMs,
+            stalledInterval: options.stalled.stalledIntervalMs,
+            maxStalledCount: options.stalled.maxStalledCount,
+          }
+        : {}),
       ...(options.rateLimitPerSecond > 0
         ? { limiter: { max: options.rateLimitPerSecond, duration: 1000 } }
         : {}),

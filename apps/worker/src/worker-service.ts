@@ -92,6 +92,7 @@ export function createWorkerService(
     failoverAfter: config.failoverAfter,
     fallback: !config.debugMode && config.debugFallback ? createDebugProvider(logger, 'fallback') : undefined,
     signal: shutdown.signal,
+    retryMaxDelayMs: config.retryMaxDelayMs,
     logger,
     onEvent: composeSendListeners(
       createStatusListener(createStatusStore({ redis: connection, keyPrefix: config.redisKeyPrefix })),
@@ -106,6 +107,7 @@ export function createWorkerService(
     concurrency: config.concurrency,
     rateLimitPerSecond: config.rateLimitPerSecond,
     retryMaxDelayMs: config.retryMaxDelayMs,
+    stalled: config.stalled,
     processor,
     logger,
   });

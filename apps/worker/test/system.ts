@@ -58,6 +58,8 @@ export async function startSystem(options: {
     SHUTDOWN_TIMEOUT_MS: '5000',
     // No HTTP port unless a test asks for one: parallel test files would fight over 9464.
     METRICS_PORT: '0',
+    // The in-process API shares its event loop with the test runner: no lag shedding.
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
     ...(options.messaggio
       ? {
           MESSAGGIO_API_KEY: FAKE_LOGIN,

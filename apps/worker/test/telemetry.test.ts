@@ -171,6 +171,40 @@ describe('readiness without Redis', () => {
   });
 });
 
+describe('closing while Redis is unreachable', () => {
+  it('leaves no promise behind to reject once the connection ends', async () => {
+    const connection = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: null, lazyConnect: true });
+    connection.on('error', () => {});
+    connection.connect().catch(() => {});
+    const telemetry = createWorkerTelemetry({
+      connection,
+      queueName: 'telemetry-closing',
+      queuePrefix: 'bull',
+      provider: 'debug',
+      port: 0,
+      host: '127.0.0.1',
+      logger: logger(),
+    });
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      // Closed in the middle of a reconnect attempt, after one has failed: the queue's wait
+      // for 'ready' used to reject then, after its listeners were gone.
+      const next = (event: string) => new Promise<void>((resolve) => connection.once(event, () => resolve()));
+      for (let i = 0; i < 2; i++) await next('connecting');
+      await telemetry.close();
+      const ended = next('end');
+      connection.disconnect();
+      await ended;
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+});
+
 describe('startMetricsServer', () => {
   it('answers on a free port and stops answering once closed', async () => {
     const registry = new Registry();

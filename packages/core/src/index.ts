@@ -45,6 +45,7 @@ export {
 export {
   DEFAULT_SEND_QUEUE,
   openCode,
+  RETRY_UNTIL_EXPIRY_ATTEMPTS,
   SEND_BACKOFF_TYPE,
   SEND_JOB_NAME,
   SendJobData,

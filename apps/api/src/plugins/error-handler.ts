@@ -111,7 +111,9 @@ export default fp(
   async (fastify) => {
     fastify.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       if (error instanceof AppError) {
-        if (error.statusCode >= 500) request.log.error({ err: error.cause ?? error }, error.message);
+        // Overload refusals are logged by the overload plugin, at most once a second.
+        if (error.statusCode >= 500 && error.code !== ErrorCode.SERVICE_OVERLOADED)
+          request.log.error({ err: error.cause ?? error }, error.message);
         return reply
           .code(error.statusCode)
           .headers(error.headers)

@@ -21,6 +21,14 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
     const queue = new Queue(config.queueName || DEFAULT_SEND_QUEUE, {
       connection: fastify.redis,
       prefix: config.queuePrefix,
+      // The producer never waits for Redis: each command fails at once while it is down
+      // (the offline queue is off), which is the 503 we want. Waiting for 'ready' also left
+      // a promise behind that, once the queue was closed before its shared connection ended
+      // (app.close() with Redis down), rejected with nobody listening: the suite's
+      // "Unhandled Rejection: connect ECONNREFUSED". The version check needs Redis too, and
+      // only picks between equivalent scripts for Redis < 6.0.6.
+      skipWaitingForReady: true,
+      skipVersionCheck: true,
     });
     // BullMQ re-emits connection errors on the queue; the redis plugin already logs them.
     queue.on('error', () => {});

@@ -129,6 +129,11 @@ export const ERROR_CODES = {
     meaning: 'Redis unreachable; answered at once, with Retry-After',
     example: 'The service is temporarily unavailable; try again shortly.',
   },
+  SERVICE_OVERLOADED: {
+    status: 503,
+    meaning: 'the API process is overloaded (event loop lag, memory); answered at once, with Retry-After',
+    example: 'The service is overloaded; try again in 5 s.',
+  },
 } as const satisfies Record<ErrorCode, { status: number; meaning: string; example: string }>;
 
 /** The `code` of every error answer: one of ErrorCode. */

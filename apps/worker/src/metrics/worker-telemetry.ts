@@ -73,7 +73,15 @@ export function createWorkerTelemetry(options: WorkerTelemetryOptions): WorkerTe
     state: () => orTimeout(redisTimeoutMs, breaker.state()),
   }));
   // A producer-side handle for job counts only; it shares the worker's connection.
-  const queue = new Queue(options.queueName, { connection: options.connection, prefix: options.queuePrefix });
+  const queue = new Queue(options.queueName, {
+    connection: options.connection,
+    prefix: options.queuePrefix,
+    // No wait for 'ready' (the scrape has its own timeout): that wait, left pending when the
+    // queue closes before its shared connection ends during an outage, rejected later with
+    // nobody listening (an unhandled ECONNREFUSED). The version check would need Redis too.
+    skipWaitingForReady: true,
+    skipVersionCheck: true,
+  });
   queue.on('error', () => {}); // the connection's own listener logs Redis errors
   const metrics = createWorkerMetrics({
     queue,

@@ -51,9 +51,18 @@ export function openCode(
   return decrypt(key, data.sealedCode, aad(data.verificationId, data.phone));
 }
 
+/**
+ * BullMQ's attempts when SMS_MAX_ATTEMPTS is not set: in effect unlimited, because then the
+ * worker stops retrying on the code's life instead (shortly before it expires), not on a count.
+ */
+export const RETRY_UNTIL_EXPIRY_ATTEMPTS = 1_000_000;
+
 export interface SendJobOptionsInput {
-  /** Delivery attempts in all, the first included (SMS_MAX_ATTEMPTS). */
-  maxAttempts: number;
+  /**
+   * Delivery attempts in all, the first included (SMS_MAX_ATTEMPTS).
+   * @defaultValue undefined: retry until shortly before the code expires
+   */
+  maxAttempts?: number;
   /** First retry delay; later ones double. */
   backoffDelayMs: number;
   /** How many failed jobs to keep for inspection. @defaultValue 5000 */
@@ -66,7 +75,7 @@ export function sendJobOptions(input: SendJobOptionsInput, verificationId: strin
   return {
     // One job per verification: a retried enqueue cannot send twice.
     jobId: verificationId,
-    attempts: input.maxAttempts,
+    attempts: input.maxAttempts ?? RETRY_UNTIL_EXPIRY_ATTEMPTS,
     backoff: { type: SEND_BACKOFF_TYPE, delay: input.backoffDelayMs },
     // A completed job holds nothing anyone needs; a failed one is what the 3 a.m.
     // debugger opens in Bull Board, so keep those, bounded in count and age.
