@@ -204,9 +204,21 @@ export function createSendProcessor(deps: SendProcessorDeps) {
     };
 
     /** Gives up for good: log, record, fall back or revoke, and hand BullMQ the redacted error. */
-    async function failForGood(err: SmsError, provider: string, permanent: boolean): Promise<never> {
+    /**
+     * `permanent`: no retry could ever help (the message or the provider is at fault).
+     * `outOfTime`: one could, but it would land after the code expired.
+     */
+    async function failForGood(
+      err: SmsError,
+      provider: string,
+      permanent: boolean,
+      outOfTime = false,
+    ): Promise<never> {
       const failureCode = FAILURE_BY_SCOPE[err.scope];
-      log.error({ err: logged(err), provider, maxAttempts, permanent, failureCode }, 'send failed for good');
+      log.error(
+        { err: logged(err), provider, maxAttempts, permanent, outOfTime, failureCode },
+        'send failed for good',
+      );
       await emit(log, {
         type: 'failed',
         ...ids,
@@ -224,7 +236,8 @@ export function createSendProcessor(deps: SendProcessorDeps) {
         log.info('code revoked: its SMS was never sent');
       }
       // The job still fails, with its (redacted) reason, so the failure shows in Bull Board and metrics.
-      throw permanent ? new UnrecoverableError(err.message) : err;
+      // UnrecoverableError also when out of time: BullMQ would otherwise spend the attempts left.
+      throw permanent || outOfTime ? new UnrecoverableError(err.message) : err;
     }
 
     const pending = deps.chain.filter((link) => !progress.gaveUp.includes(link.provider.name));
@@ -310,8 +323,7 @@ export function createSendProcessor(deps: SendProcessorDeps) {
           codeRemainingMs: expiresAt - now(),
           codeLifeMs: expiresAt - data.acceptedAt,
         });
-        // UnrecoverableError when out of time: BullMQ would otherwise use the attempts left.
-        if (attempt >= maxAttempts || outOfTime) return failForGood(err, provider, outOfTime);
+        if (attempt >= maxAttempts || outOfTime) return failForGood(err, provider, false, outOfTime);
         log.warn({ err: logged(err), provider, tries, maxAttempts }, 'send failed; will retry');
         await emit(log, { type: 'retrying', ...ids, provider, errorCode: err.code, scope: err.scope });
         await saveProgress();
