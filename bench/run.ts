@@ -91,6 +91,7 @@ const config = loadApiConfig({
   REDIS_KEY_PREFIX: prefix,
   QUEUE_NAME: queue,
   OTP_SECRET: 'bench-secret-0123456789abcdef0123456789',
+  OTP_DEBUG: 'true',
   LOG_LEVEL: 'silent',
   OTP_RESEND_COOLDOWN_SECONDS: '0',
   OTP_SENDS_PER_PHONE_PER_HOUR: '0',

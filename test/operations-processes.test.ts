@@ -18,6 +18,7 @@ describe('worker process with METRICS_PORT', () => {
       REDIS_KEY_PREFIX: prefix,
       QUEUE_NAME: queueName,
       NODE_ENV: 'development',
+      OTP_DEBUG: 'true',
       METRICS_PORT: String(port),
       METRICS_HOST: '127.0.0.1',
     });

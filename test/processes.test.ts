@@ -39,11 +39,17 @@ describe.each(['api', 'worker'] as const)('%s process', (entry) => {
     const proc = start(entry, { ...isolatedEnv(), NODE_ENV: 'production' });
     expect(await proc.exit()).toBe(1);
     expect(proc.output()).toMatch(/OTP_SECRET: is required/);
-    expect(proc.output()).toMatch(/MESSAGGIO_API_KEY: is required/);
+    expect(proc.output()).toMatch(/MESSAGGIO_API_KEY: no SMS provider is configured/);
   });
 
-  it('starts in debug mode and exits 0 on SIGTERM', async () => {
-    const proc = start(entry, { ...isolatedEnv(), PORT: '0', HOST: '127.0.0.1' });
+  it('refuses to start with no provider unless OTP_DEBUG=true, naming the variable to set', async () => {
+    const proc = start(entry, isolatedEnv());
+    expect(await proc.exit()).toBe(1);
+    expect(proc.output()).toMatch(/OTP_DEBUG=true/);
+  });
+
+  it('starts in debug mode (OTP_DEBUG=true) and exits 0 on SIGTERM', async () => {
+    const proc = start(entry, { ...isolatedEnv(), OTP_DEBUG: 'true', PORT: '0', HOST: '127.0.0.1' });
     await proc.waitFor(entry === 'api' ? 'Server listening' : 'worker ready');
     expect(proc.output()).toMatch(/debug mode/);
     proc.child.kill('SIGTERM');

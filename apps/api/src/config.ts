@@ -71,7 +71,7 @@ export interface ApiConfig {
   allowedCountries: string[];
   smsMaxAttempts: number;
   smsRetryBaseDelayMs: number;
-  /** No Messaggio key: answers carry `debug_code` and workers log codes instead of sending. */
+  /** OTP_DEBUG: answers carry `debug_code` (unless a live worker runs a real provider). */
   debugMode: boolean;
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
@@ -113,8 +113,14 @@ export function loadApiConfig(env: Env): ApiConfig {
   const admin = collectProblems(problems, () =>
     parseAdminCredentials({ user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, apiKeySha256: e.ADMIN_API_KEY }),
   );
-  const secret = collectProblems(problems, () => resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET));
-  const debugMode = collectProblems(problems, () => resolveDebugMode(e.NODE_ENV, e.MESSAGGIO_API_KEY));
+  // The API sends no SMS itself; a provider key here says "this deployment sends real SMS".
+  const providerConfigured = e.MESSAGGIO_API_KEY !== undefined;
+  const secret = collectProblems(problems, () =>
+    resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET, providerConfigured),
+  );
+  const debugMode = collectProblems(problems, () =>
+    resolveDebugMode(e.NODE_ENV, e.OTP_DEBUG, providerConfigured),
+  );
   if (problems.length > 0 || !secret || debugMode === undefined) throw new ConfigError(problems);
   return {
     nodeEnv: e.NODE_ENV,

@@ -365,6 +365,7 @@ describe('when Redis is unreachable', () => {
     // Port 1 on loopback: nothing listens there, so every connection is refused at once.
     const config = loadApiConfig({
       NODE_ENV: 'test',
+      OTP_DEBUG: 'true',
       REDIS_URL: 'redis://127.0.0.1:1',
       MESSAGGIO_WEBHOOK_SECRET: SECRET,
     });
@@ -392,10 +393,11 @@ describe('when Redis is unreachable', () => {
 
 describe('MESSAGGIO_WEBHOOK_SECRET config', () => {
   it('is optional', () => {
-    expect(loadApiConfig({ NODE_ENV: 'test' }).messaggioWebhookSecret).toBeUndefined();
-    expect(loadApiConfig({ NODE_ENV: 'test', MESSAGGIO_WEBHOOK_SECRET: SECRET }).messaggioWebhookSecret).toBe(
-      SECRET,
-    );
+    expect(loadApiConfig({ NODE_ENV: 'test', OTP_DEBUG: 'true' }).messaggioWebhookSecret).toBeUndefined();
+    expect(
+      loadApiConfig({ NODE_ENV: 'test', OTP_DEBUG: 'true', MESSAGGIO_WEBHOOK_SECRET: SECRET })
+        .messaggioWebhookSecret,
+    ).toBe(SECRET);
   });
 
   it.each([['short-secret'], ['has/a/slash/0123456789'], ['has spaces 0123456789']])(
@@ -403,7 +405,7 @@ describe('MESSAGGIO_WEBHOOK_SECRET config', () => {
     (value) => {
       let error: unknown;
       try {
-        loadApiConfig({ NODE_ENV: 'test', MESSAGGIO_WEBHOOK_SECRET: value });
+        loadApiConfig({ NODE_ENV: 'test', OTP_DEBUG: 'true', MESSAGGIO_WEBHOOK_SECRET: value });
       } catch (err) {
         error = err;
       }

@@ -17,7 +17,7 @@ export const WorkerEnv = Type.Object({
   MESSAGGIO_SENDER: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   MESSAGGIO_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 120_000 }),
   SMS_TEMPLATE: Type.String({ default: 'Ваш код подтверждения: {code}' }),
-  OTP_DEBUG_FALLBACK: Type.Optional(Type.Boolean()),
+  OTP_DEBUG_FALLBACK: Type.Boolean({ default: false }),
   SMS_RATE_LIMIT_PER_SECOND: Type.Integer({ default: 0, minimum: 0, maximum: 100_000 }),
   SMS_RETRY_MAX_DELAY_MS: Type.Integer({ default: 60_000, minimum: 100, maximum: 3_600_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 0, maximum: 600_000 }),
@@ -52,7 +52,7 @@ export interface WorkerConfig {
     /** `${PUBLIC_BASE_URL}/webhooks/messaggio/${MESSAGGIO_WEBHOOK_SECRET}` when both are set. */
     dlrCallbackUrl?: string;
   };
-  /** No Messaggio key: every code goes to the log instead of an SMS. */
+  /** OTP_DEBUG: every code goes to the log instead of an SMS. */
   debugMode: boolean;
   /** When Messaggio fails for good, also write the code to the log. */
   debugFallback: boolean;
@@ -71,8 +71,16 @@ export interface WorkerConfig {
 export function loadWorkerConfig(env: Env): WorkerConfig {
   const e = parseEnv(WorkerEnv, env);
   const problems: string[] = [];
-  const secret = collectProblems(problems, () => resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET));
-  const debugMode = collectProblems(problems, () => resolveDebugMode(e.NODE_ENV, e.MESSAGGIO_API_KEY));
+  const providerConfigured = e.MESSAGGIO_API_KEY !== undefined;
+  const secret = collectProblems(problems, () =>
+    resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET, providerConfigured),
+  );
+  const debugMode = collectProblems(problems, () =>
+    resolveDebugMode(e.NODE_ENV, e.OTP_DEBUG, providerConfigured),
+  );
+  if (e.OTP_DEBUG_FALLBACK && e.NODE_ENV === 'production') {
+    problems.push('OTP_DEBUG_FALLBACK: must be off when NODE_ENV=production (it writes codes to the log)');
+  }
   if (e.MESSAGGIO_API_KEY && !e.MESSAGGIO_SENDER) {
     problems.push(
       'MESSAGGIO_SENDER: is required with MESSAGGIO_API_KEY (the "Sender Code for API" from the dashboard)',
@@ -107,8 +115,8 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
           }
         : undefined,
     debugMode,
-    // Off in production by default: a code in a production log is a leak waiting to happen.
-    debugFallback: e.OTP_DEBUG_FALLBACK ?? e.NODE_ENV !== 'production',
+    // Explicit opt-in, refused in production: a code in a log is a leak waiting to happen.
+    debugFallback: e.OTP_DEBUG_FALLBACK,
     smsTemplate: e.SMS_TEMPLATE,
     rateLimitPerSecond: e.SMS_RATE_LIMIT_PER_SECOND,
     retryMaxDelayMs: e.SMS_RETRY_MAX_DELAY_MS,

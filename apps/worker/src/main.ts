@@ -17,7 +17,7 @@ try {
 const logger = createLogger({ service: 'otp-worker', level: config.logLevel, file: config.logFile });
 if (config.insecureSecret) logger.warn('OTP_SECRET is not set: using the built-in development secret');
 if (config.debugMode)
-  logger.warn('debug mode: no MESSAGGIO_API_KEY, codes are written to the log instead of sent');
+  logger.warn('debug mode (OTP_DEBUG=true): codes are written to the log instead of sent');
 
 const service = createWorkerService(config, logger);
 logger.info(

@@ -1,4 +1,12 @@
-import { createCodeStore, createStatusStore, deriveKeys, type Logger } from '@otp/core';
+import {
+  createCodeStore,
+  createHeartbeat,
+  createStatusStore,
+  deriveKeys,
+  type Heartbeat,
+  heartbeatKeys,
+  type Logger,
+} from '@otp/core';
 import { createMessaggioClient } from '@otp/messaggio';
 import type { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -17,6 +25,8 @@ export interface WorkerService {
   transport: SmsTransport;
   /** Metrics registry and the METRICS_PORT server (/metrics, /health/live, /health/ready). */
   telemetry: WorkerTelemetry;
+  /** This worker's "alive, running transport X" in Redis; removed on close. */
+  heartbeat: Heartbeat;
   /**
    * Stops taking jobs and waits for those in flight, at most `deadlineMs`; then abandons
    * them (their locks expire and another worker retries them: nothing is lost) and closes
@@ -42,6 +52,15 @@ export function createWorkerService(config: WorkerConfig, logger: Logger): Worke
         dlrCallbackUrl: config.messaggio.dlrCallbackUrl,
       })
     : createDebugTransport(logger, 'debug-mode');
+
+  // Tells an API in debug mode that this queue's SMS are real (see plugins/otp.ts in the API).
+  const heartbeat = createHeartbeat({
+    redis: connection,
+    keys: heartbeatKeys(config.redisKeyPrefix, config.queueName),
+    transport: transport.name,
+    onError: (err) => logger.warn({ err }, 'could not write the worker heartbeat'),
+  });
+  heartbeat.start();
 
   const telemetry = createWorkerTelemetry({
     connection,
@@ -98,6 +117,7 @@ export function createWorkerService(config: WorkerConfig, logger: Logger): Worke
         logger.warn({ deadlineMs }, 'shutdown deadline passed; abandoning jobs in flight');
         await worker.close(true);
       }
+      await heartbeat.stop();
       await telemetry.close();
       await connection.quit();
       return outcome;
@@ -110,6 +130,7 @@ export function createWorkerService(config: WorkerConfig, logger: Logger): Worke
     worker,
     transport,
     telemetry,
+    heartbeat,
     close(deadlineMs) {
       closing ??= close(deadlineMs);
       return closing;

@@ -10,7 +10,7 @@ import { createWorkerService, type WorkerService } from '../src/worker-service.j
 
 export const FAKE_LOGIN = 'e2e-project-login';
 export const FAKE_SENDER = 'OTPTEST';
-export const WEBHOOK_SECRET = 'e2e-webhook-secret-0123456789';
+export const WEBHOOK_SECRET = 'e2e-webhook-secret-0123456789abcdefgh';
 
 export interface System {
   api: Awaited<ReturnType<typeof createApp>>;
@@ -63,7 +63,7 @@ export async function startSystem(options: {
           MESSAGGIO_BASE_URL: fake.baseUrl,
           MESSAGGIO_TIMEOUT_MS: '500',
         }
-      : {}),
+      : { OTP_DEBUG: 'true' }),
     ...(options.deliveryReports ? { MESSAGGIO_WEBHOOK_SECRET: WEBHOOK_SECRET } : {}),
     ...options.env,
   };

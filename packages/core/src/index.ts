@@ -19,6 +19,7 @@ export {
   resolveOtpSecret,
   SharedEnv,
   splitList,
+  weakSecretProblem,
 } from './config/env.js';
 export { DecryptError, decrypt, encrypt } from './crypto/cipher.js';
 export { codeDigest, deriveKeys, type SecretKeys, safeEqual } from './crypto/keys.js';
@@ -53,6 +54,16 @@ export {
   sealCode,
   sendJobOptions,
 } from './queue/send-job.js';
+export {
+  createHeartbeat,
+  DEBUG_TRANSPORT,
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_TTL_SECONDS,
+  type Heartbeat,
+  type HeartbeatKeys,
+  heartbeatKeys,
+  liveWorkerTransports,
+} from './queue/worker-heartbeat.js';
 export {
   createStatusStore,
   type DeliveryReportInput,

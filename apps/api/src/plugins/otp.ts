@@ -1,4 +1,10 @@
-import { createCodeStore, DEFAULT_SEND_QUEUE, deriveKeys } from '@otp/core';
+import {
+  createCodeStore,
+  DEFAULT_SEND_QUEUE,
+  deriveKeys,
+  heartbeatKeys,
+  liveWorkerTransports,
+} from '@otp/core';
 import { Queue } from 'bullmq';
 import fp from 'fastify-plugin';
 import type { ApiConfig } from '../config.js';
@@ -46,6 +52,11 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
         resendCooldownSeconds: config.resendCooldownSeconds,
         jobOptions: { maxAttempts: config.smsMaxAttempts, backoffDelayMs: config.smsRetryBaseDelayMs },
         debugMode: config.debugMode,
+        liveTransports: () =>
+          liveWorkerTransports(
+            fastify.redis,
+            heartbeatKeys(config.redisKeyPrefix, config.queueName || DEFAULT_SEND_QUEUE),
+          ),
         status: fastify.statusStore,
         limits: { ...config.limits, keyPrefix: config.redisKeyPrefix },
         blockedPrefixes: config.blockedPrefixes,

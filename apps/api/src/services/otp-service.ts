@@ -3,6 +3,7 @@ import {
   AppError,
   type CodeStore,
   codeDigest,
+  DEBUG_TRANSPORT,
   ErrorCode,
   generateCode,
   maskPhone,
@@ -60,8 +61,13 @@ export interface OtpServiceOptions {
   otpTtlSeconds: number;
   resendCooldownSeconds: number;
   jobOptions: SendJobOptionsInput;
-  /** Put the code in the answer (no real SMS provider configured). */
+  /** Put the code in the answer (OTP_DEBUG: no real SMS provider configured). */
   debugMode: boolean;
+  /**
+   * The transports live workers on the queue report (their heartbeats). In debug mode a
+   * code is answered only while none of them is a real provider. @defaultValue none
+   */
+  liveTransports?: () => Promise<readonly string[]>;
   /** Records queued and verified for GET /verifications/:id. @defaultValue undefined (not recorded) */
   status?: Pick<StatusStore, 'queued' | 'verified'>;
   limits: SendLimitSettings;
@@ -140,6 +146,23 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
     }
   }
 
+  // Debug mode answers the code only while no live worker on the queue sends real SMS: a
+  // debug API beside a real worker would hand anyone the code of a real phone.
+  async function debugCodeAllowed(log: FastifyBaseLogger): Promise<boolean> {
+    if (!options.liveTransports) return true;
+    try {
+      const real = (await options.liveTransports()).filter((name) => name !== DEBUG_TRANSPORT);
+      if (real.length === 0) return true;
+      log.error(
+        { transports: [...new Set(real)] },
+        'debug mode, but a live worker on this queue sends real SMS: debug_code left out; unset OTP_DEBUG or use another QUEUE_NAME',
+      );
+    } catch (err) {
+      log.error({ err }, 'could not read worker heartbeats: debug_code left out');
+    }
+    return false;
+  }
+
   return {
     async send(phoneInput, ctx) {
       const { e164: phone, country } = normalize(phoneInput, ctx);
@@ -188,7 +211,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         verificationId,
         expiresIn: options.otpTtlSeconds,
         resendAfter: options.resendCooldownSeconds,
-        ...(options.debugMode ? { debugCode: code } : {}),
+        ...(options.debugMode && (await debugCodeAllowed(log)) ? { debugCode: code } : {}),
       };
       if (testCode !== undefined) {
         // Reviewers and QA: a fixed code and no SMS, but every use is on record.
