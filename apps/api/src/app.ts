@@ -35,6 +35,9 @@ export interface AppOptions {
  */
 export const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, clock, processMetrics }) => {
   fastify.addSchema(ErrorResponse);
+  // JSON only: Fastify's built-in text/plain parser would hand a JSON text to the schema as
+  // a string (400); without it a text/plain body is 415 UNSUPPORTED_MEDIA_TYPE.
+  fastify.removeContentTypeParser('text/plain');
   await fastify.register(errorHandler);
   // Before any route: the OpenAPI document is built from the routes registered after it.
   await fastify.register(swagger);
@@ -56,6 +59,9 @@ export const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, clo
   await fastify.register(metricsRoutes);
 };
 
+/** The X-Request-Id values kept as they are. */
+export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 /** Believe the nearest `hops` proxies (Fastify's typings take a count only as a function). */
 function trustHops(hops: number) {
   return (_address: string, hop: number) => hop < hops;
@@ -72,9 +78,14 @@ export async function createApp(options: AppOptions & { logger: Logger }) {
         ? trustHops(options.config.trustProxy)
         : options.config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true },
-    // A caller's X-Request-Id is kept so one request can be followed through its logs.
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // A caller's X-Request-Id is kept so one request can be followed through its logs,
+    // when it is a plausible id: anything else (8,000 characters, control bytes) would be
+    // reflected, stored and carried into jobs, so a fresh one replaces it.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
     ajv: {
       // Types are not coerced: `true` is not a phone number. Unknown fields are refused by
       // `additionalProperties: false`, not silently dropped.

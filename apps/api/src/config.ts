@@ -32,9 +32,10 @@ export const ApiEnv = Type.Object({
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 50, maximum: 60_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 300_000 }),
   API_KEYS: Type.String({ default: '' }),
-  // The last path segment of the delivery report URL; unset = no webhook route (404).
+  // The last path segment of the delivery report URL (32+ random characters: it is the only
+  // credential a report carries); unset = no webhook route (404).
   MESSAGGIO_WEBHOOK_SECRET: Type.Optional(
-    Type.String({ minLength: 16, maxLength: 256, pattern: '^[A-Za-z0-9_~.-]+$' }),
+    Type.String({ minLength: 32, maxLength: 256, pattern: '^[A-Za-z0-9_~.-]+$' }),
   ),
   OTP_SENDS_PER_PHONE_PER_HOUR: Type.Integer({ default: 5, minimum: 0 }),
   OTP_SENDS_PER_PHONE_PER_DAY: Type.Integer({ default: 10, minimum: 0 }),

@@ -17,8 +17,7 @@ try {
 
 const logger = createLogger({ service: 'otp-api', level: config.logLevel, file: config.logFile });
 if (config.insecureSecret) logger.warn('OTP_SECRET is not set: using the built-in development secret');
-if (config.debugMode)
-  logger.warn('debug mode (OTP_DEBUG=true): answers carry debug_code and no SMS is sent');
+if (config.debugMode) logger.warn('debug mode (OTP_DEBUG=true): answers carry debug_code and no SMS is sent');
 
 // Process metrics (CPU, memory, event loop) once, here: one process, one set of observers.
 const app = await createApp({ config, logger, processMetrics: true });

@@ -24,7 +24,7 @@ export const WorkerEnv = Type.Object({
   // With both set, each SMS asks Messaggio to POST its delivery reports to our API.
   PUBLIC_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 512 })),
   MESSAGGIO_WEBHOOK_SECRET: Type.Optional(
-    Type.String({ minLength: 16, maxLength: 256, pattern: '^[A-Za-z0-9_~.-]+$' }),
+    Type.String({ minLength: 32, maxLength: 256, pattern: '^[A-Za-z0-9_~.-]+$' }),
   ),
   // The worker's /metrics, /health/live and /health/ready; 0 turns the port off.
   METRICS_PORT: Type.Integer({ default: 9464, minimum: 0, maximum: 65_535 }),

@@ -25,6 +25,7 @@ export { DecryptError, decrypt, encrypt } from './crypto/cipher.js';
 export { codeDigest, deriveKeys, type SecretKeys, safeEqual } from './crypto/keys.js';
 export { AppError, type AppErrorOptions, ConfigError, ErrorCode, isAppError } from './errors.js';
 export { createLogger, type Logger, type LoggerConfig, REDACT_PATHS } from './logging/logger.js';
+export { maskUrlPassword, redactSecretsInText, redactWebhookPaths } from './logging/redact.js';
 export { generateCode } from './otp/code.js';
 export { CODE_PLACEHOLDER, checkTemplate, renderTemplate, singleSegmentLimit } from './otp/template.js';
 export { maskPhone } from './phone/mask.js';

@@ -39,6 +39,18 @@ describe('parseEnv', () => {
     expect(message).not.toContain('short');
   });
 
+  it('masks the password of a URL variable in its error', () => {
+    const schema = Type.Object({ REDIS_URL: Type.String({ pattern: '^rediss?://' }) });
+    let message = '';
+    try {
+      parseEnv(schema, { REDIS_URL: 'http://:hunter2@redis:6379' });
+    } catch (err) {
+      message = (err as ConfigError).message;
+    }
+    expect(message).toMatch(/REDIS_URL: .*http:\/\/:\*\*\*@redis:6379/);
+    expect(message).not.toContain('hunter2');
+  });
+
   it('refuses out-of-range numbers', () => {
     expect(() => parseEnv(Schema, { PORT: '70000' })).toThrow(/PORT/);
   });

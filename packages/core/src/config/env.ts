@@ -1,6 +1,7 @@
 import Type, { type Static, type TObject, type TProperties } from 'typebox';
 import Value from 'typebox/value';
 import { ConfigError } from '../errors.js';
+import { maskUrlPassword } from '../logging/redact.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -40,7 +41,7 @@ export function parseEnv<P extends TProperties>(schema: TObject<P>, env: Env): S
       continue;
     }
     if (!name) continue;
-    const shown = isSecretName(name) ? '(hidden)' : JSON.stringify(env[name]);
+    const shown = isSecretName(name) ? '(hidden)' : JSON.stringify(maskUrlPassword(env[name] ?? ''));
     problems.push(`${name}: ${error.message} (got ${shown})`);
   }
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);

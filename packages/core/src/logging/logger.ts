@@ -1,5 +1,7 @@
 import { type DestinationStream, type Logger, type LoggerOptions, multistream, pino } from 'pino';
 
+import { redactSecretsInText } from './redact.js';
+
 export type { Logger } from 'pino';
 
 export interface LoggerConfig {
@@ -33,6 +35,9 @@ export function createLogger(config: LoggerConfig): Logger {
     base: { service: config.service },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // Secrets inside strings (a URL's password, a webhook path's secret) are masked in the
+    // finished line, wherever in it they ended up.
+    hooks: { streamWrite: redactSecretsInText },
   };
   const main = config.stream ?? process.stdout;
   if (!config.file) return pino(options, main);
