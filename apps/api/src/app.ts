@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '@otp/core';
-import Fastify, { type FastifyPluginAsync } from 'fastify';
+import { AppError, ErrorCode } from '@otp/core';
+import Fastify, { type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ApiConfig } from './config.js';
 import adminAuth from './plugins/admin-auth.js';
@@ -20,6 +22,14 @@ import otpRoutes from './routes/otp.js';
 import verificationRoutes from './routes/verifications.js';
 import webhookRoutes from './routes/webhooks.js';
 import { ErrorResponse } from './schemas/errors.js';
+import { clientAddress } from './services/client-address.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The address per-IP limits count this caller by (validated, IPv6 grouped by prefix). */
+    clientAddress: string;
+  }
+}
 
 export interface AppOptions {
   config: ApiConfig;
@@ -39,6 +49,29 @@ export const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, clo
   // a string (400); without it a text/plain body is 415 UNSUPPORTED_MEDIA_TYPE.
   fastify.removeContentTypeParser('text/plain');
   await fastify.register(errorHandler);
+  fastify.decorateRequest('clientAddress', '');
+  fastify.addHook('onRequest', async (request: FastifyRequest) => {
+    request.clientAddress = clientAddress(request.ip, request.socket.remoteAddress, config.ipv6PrefixLength);
+  });
+  if (config.rateLimitPerIpPerMinute > 0) {
+    // In front of everything, in this process's memory: a flood of requests costs no Redis
+    // round trip, so it cannot slow the normal clients' requests that do need Redis.
+    await fastify.register(rateLimit, {
+      global: true,
+      max: config.rateLimitPerIpPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (request) => request.clientAddress,
+      errorResponseBuilder: (_request, context) => {
+        const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000));
+        return new AppError(
+          ErrorCode.RATE_LIMITED,
+          429,
+          `Too many requests from this address; try again in ${retryAfter} s.`,
+          { headers: { 'retry-after': String(retryAfter) }, details: { retry_after: retryAfter } },
+        );
+      },
+    });
+  }
   // Before any route: the OpenAPI document is built from the routes registered after it.
   await fastify.register(swagger);
   await fastify.register(redis, { url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
@@ -72,6 +105,16 @@ export async function createApp(options: AppOptions & { logger: Logger }) {
   const fastify = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.config.bodyLimitBytes,
+    // A slow-body client holds a socket at most this long (Node's default is 300 s)...
+    requestTimeout: options.config.requestTimeoutMs,
+    // ...and an idle or stalled one this long.
+    connectionTimeout: options.config.connectionTimeoutMs,
+    // Node checks these only every connectionsCheckingInterval (30 s by default), and
+    // enforces requestTimeout only when headersTimeout (60 s by default) is not longer.
+    http: {
+      connectionsCheckingInterval: Math.min(1000, options.config.requestTimeoutMs),
+      headersTimeout: options.config.requestTimeoutMs,
+    },
     // Decides whether X-Forwarded-For is believed for request.ip (per-IP limits).
     trustProxy:
       typeof options.config.trustProxy === 'number'

@@ -42,7 +42,16 @@ export const ApiEnv = Type.Object({
   OTP_SENDS_PER_IP_PER_HOUR: Type.Integer({ default: 20, minimum: 0 }),
   OTP_FAILED_VERIFIES_PER_PHONE_PER_HOUR: Type.Integer({ default: 10, minimum: 0 }),
   SMS_COUNTRY_DAILY_LIMITS: Type.String({ default: '' }),
-  SMS_DAILY_BUDGET: Type.Integer({ default: 0, minimum: 0 }),
+  // A default install cannot be drained without limit; 0 turns the budget off.
+  SMS_DAILY_BUDGET: Type.Integer({ default: 10_000, minimum: 0 }),
+  // Per-IP limits count an IPv6 caller by this prefix (one subscriber holds a whole /64).
+  IPV6_PREFIX_LENGTH: Type.Integer({ default: 64, minimum: 56, maximum: 64 }),
+  // Requests per minute per address, in each API process's memory (no Redis); 0 = off.
+  RATE_LIMIT_PER_IP_PER_MINUTE: Type.Integer({ default: 600, minimum: 0 }),
+  // The whole request (headers and body) must arrive within this; slow bodies are cut off.
+  REQUEST_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 1000, maximum: 600_000 }),
+  // An idle or stalled socket is closed after this.
+  CONNECTION_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 1000, maximum: 600_000 }),
   TRUST_PROXY: Type.String({ default: 'false' }),
   BLOCKED_PREFIXES: Type.String({ default: '' }),
   TEST_PHONE_NUMBERS: Type.String({ default: '' }),
@@ -84,6 +93,14 @@ export interface ApiConfig {
   limits: Omit<SendLimitSettings, 'keyPrefix'>;
   /** Wrong verifies per phone per hour, across codes; 0 = off. */
   failedVerifiesPerHour: number;
+  /** IPv6 callers are counted per this prefix length (56-64). */
+  ipv6PrefixLength: number;
+  /** Requests per minute per address, in process memory; 0 = off. */
+  rateLimitPerIpPerMinute: number;
+  /** Fastify requestTimeout: the whole request must arrive within this. */
+  requestTimeoutMs: number;
+  /** Fastify connectionTimeout: an idle socket is closed after this. */
+  connectionTimeoutMs: number;
   /** Fastify trustProxy: whether (and which) X-Forwarded-For to believe. */
   trustProxy: boolean | number | string[];
   /** E.164 prefixes refused with 403 PHONE_BLOCKED. */
@@ -154,6 +171,10 @@ export function loadApiConfig(env: Env): ApiConfig {
       dailyBudget: e.SMS_DAILY_BUDGET,
     },
     failedVerifiesPerHour: e.OTP_FAILED_VERIFIES_PER_PHONE_PER_HOUR,
+    ipv6PrefixLength: e.IPV6_PREFIX_LENGTH,
+    rateLimitPerIpPerMinute: e.RATE_LIMIT_PER_IP_PER_MINUTE,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    connectionTimeoutMs: e.CONNECTION_TIMEOUT_MS,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     blockedPrefixes,
     testNumbers,

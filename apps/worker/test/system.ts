@@ -53,6 +53,7 @@ export async function startSystem(options: {
     SMS_RETRY_BASE_DELAY_MS: '20',
     SMS_RETRY_MAX_DELAY_MS: '200',
     WORKER_CONCURRENCY: '4',
+    RATE_LIMIT_PER_IP_PER_MINUTE: '0',
     SHUTDOWN_TIMEOUT_MS: '5000',
     // No HTTP port unless a test asks for one: parallel test files would fight over 9464.
     METRICS_PORT: '0',

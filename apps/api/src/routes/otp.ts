@@ -9,7 +9,7 @@ function context(request: FastifyRequest): RequestContext {
   return {
     requestId: request.id,
     log: request.log,
-    ip: request.ip,
+    ip: request.clientAddress,
     apiKeyName: request.apiKey?.name,
     onCountry: (country) => {
       request.phoneCountry = country;

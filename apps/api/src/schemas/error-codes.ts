@@ -38,7 +38,20 @@ export const ERROR_CODES = {
   IP_SEND_LIMIT: { status: 429, meaning: 'too many codes asked for from this address this hour' },
   COUNTRY_SEND_LIMIT: { status: 429, meaning: "the country's daily SMS limit is reached" },
   SMS_BUDGET_EXHAUSTED: { status: 429, meaning: 'the daily SMS budget is spent' },
-  VERIFY_LIMIT_EXCEEDED: { status: 429, meaning: 'too many wrong codes for this number this hour' },
+  VERIFY_LIMIT_EXCEEDED: {
+    status: 429,
+    meaning:
+      'too many failed verifies this hour: for this number from this client, or from this address/API key',
+  },
+  PHONE_VERIFY_LOCKED: {
+    status: 429,
+    meaning:
+      "this number's verifies are locked for every client (OTP_FAILED_VERIFIES_PER_PHONE_CEILING): no new SMS until `retry_after`",
+  },
+  RATE_LIMITED: {
+    status: 429,
+    meaning: 'more than RATE_LIMIT_PER_IP_PER_MINUTE requests from this address; see `retry_after`',
+  },
   API_KEY_QUOTA_EXCEEDED: { status: 429, meaning: "the API key's per-minute quota is used up" },
   INTERNAL_ERROR: { status: 500, meaning: 'a bug; the log has the details' },
   SERVICE_UNAVAILABLE: { status: 503, meaning: 'Redis unreachable; answered at once, with Retry-After' },
