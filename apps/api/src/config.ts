@@ -40,7 +40,12 @@ export const ApiEnv = Type.Object({
   OTP_SENDS_PER_PHONE_PER_HOUR: Type.Integer({ default: 5, minimum: 0 }),
   OTP_SENDS_PER_PHONE_PER_DAY: Type.Integer({ default: 10, minimum: 0 }),
   OTP_SENDS_PER_IP_PER_HOUR: Type.Integer({ default: 20, minimum: 0 }),
+  // Failed verifies per (phone, client) per hour: one client cannot lock out another.
   OTP_FAILED_VERIFIES_PER_PHONE_PER_HOUR: Type.Integer({ default: 10, minimum: 0 }),
+  // Failed verifies per phone per hour across all clients; at it the number is locked.
+  OTP_FAILED_VERIFIES_PER_PHONE_CEILING: Type.Integer({ default: 100, minimum: 0 }),
+  // Failed verifies per caller address per hour, across numbers (API keys have quotas).
+  OTP_VERIFIES_PER_IP_PER_HOUR: Type.Integer({ default: 100, minimum: 0 }),
   SMS_COUNTRY_DAILY_LIMITS: Type.String({ default: '' }),
   // A default install cannot be drained without limit; 0 turns the budget off.
   SMS_DAILY_BUDGET: Type.Integer({ default: 10_000, minimum: 0 }),
@@ -91,8 +96,12 @@ export interface ApiConfig {
   messaggioWebhookSecret?: string;
   /** Send limits (0 = off); see services/send-limits.ts. */
   limits: Omit<SendLimitSettings, 'keyPrefix'>;
-  /** Wrong verifies per phone per hour, across codes; 0 = off. */
+  /** Failed verifies per (phone, client) per hour, across codes; 0 = off. */
   failedVerifiesPerHour: number;
+  /** Failed verifies per phone per hour across all clients; 0 = off. */
+  failedVerifiesCeiling: number;
+  /** Failed verifies per caller address per hour (not API keys); 0 = off. */
+  failedVerifiesPerIpPerHour: number;
   /** IPv6 callers are counted per this prefix length (56-64). */
   ipv6PrefixLength: number;
   /** Requests per minute per address, in process memory; 0 = off. */
@@ -169,8 +178,11 @@ export function loadApiConfig(env: Env): ApiConfig {
       perIpPerHour: e.OTP_SENDS_PER_IP_PER_HOUR,
       countryDaily,
       dailyBudget: e.SMS_DAILY_BUDGET,
+      verifyCeiling: e.OTP_FAILED_VERIFIES_PER_PHONE_CEILING,
     },
     failedVerifiesPerHour: e.OTP_FAILED_VERIFIES_PER_PHONE_PER_HOUR,
+    failedVerifiesCeiling: e.OTP_FAILED_VERIFIES_PER_PHONE_CEILING,
+    failedVerifiesPerIpPerHour: e.OTP_VERIFIES_PER_IP_PER_HOUR,
     ipv6PrefixLength: e.IPV6_PREFIX_LENGTH,
     rateLimitPerIpPerMinute: e.RATE_LIMIT_PER_IP_PER_MINUTE,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,

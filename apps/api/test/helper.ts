@@ -43,6 +43,7 @@ export async function buildTestApi(env: Env = {}, options: { clock?: () => numbe
     // Every inject() comes from 127.0.0.1; tests of the per-IP limit turn it back on.
     OTP_SENDS_PER_IP_PER_HOUR: '0',
     RATE_LIMIT_PER_IP_PER_MINUTE: '0',
+    OTP_VERIFIES_PER_IP_PER_HOUR: '0',
     // Debug mode is an explicit opt-in; a test that sets a provider key runs without it.
     ...(env.MESSAGGIO_API_KEY ? {} : { OTP_DEBUG: 'true' }),
     ...env,

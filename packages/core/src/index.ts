@@ -2,6 +2,7 @@ export {
   type CodeStore,
   type CodeStoreOptions,
   createCodeStore,
+  failedVerifiesKey,
   type IssueResult,
   type LiveResult,
   type SendLimit,

@@ -36,7 +36,12 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
       ttlSeconds: config.otpTtlSeconds,
       maxAttempts: config.otpMaxAttempts,
       resendCooldownSeconds: config.resendCooldownSeconds,
-      failedVerifies: { max: config.failedVerifiesPerHour, windowMs: 3_600_000 },
+      failedVerifies: {
+        max: config.failedVerifiesPerHour,
+        windowMs: 3_600_000,
+        phoneCeiling: config.failedVerifiesCeiling,
+        perClient: config.failedVerifiesPerIpPerHour,
+      },
     });
     fastify.decorate('sendQueue', queue);
     fastify.decorateRequest('phoneCountry', null);

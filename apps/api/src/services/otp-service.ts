@@ -23,6 +23,11 @@ import { whileRedisAnswers } from './redis-errors.js';
 import { buildSendLimits, type SendLimitName, type SendLimitSettings } from './send-limits.js';
 
 const LIMIT_ERRORS: Record<SendLimitName, { code: ErrorCode; message: (retryAfter: number) => string }> = {
+  verify_lock: {
+    code: ErrorCode.PHONE_VERIFY_LOCKED,
+    message: (s) =>
+      `Too many failed verifies for this number; no new code can be sent or checked for ${s} s.`,
+  },
   phone_hour: {
     code: ErrorCode.PHONE_SEND_LIMIT,
     message: (s) => `Too many codes sent to this number this hour; try again in ${s} s.`,
@@ -257,7 +262,16 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       const { e164: phone } = normalize(phoneInput, ctx);
       const code = normalizeCode(codeInput);
       const result = await whileRedisAnswers(() =>
-        store.verify({ phone, digest: codeDigest(keys.codeHmacKey, phone, code), now: now() }),
+        store.verify({
+          phone,
+          digest: codeDigest(keys.codeHmacKey, phone, code),
+          // An API key is one client; otherwise the caller's address is.
+          client: ctx.apiKeyName === undefined ? `ip:${ctx.ip ?? 'unknown'}` : `key:${ctx.apiKeyName}`,
+          // OTP_VERIFIES_PER_IP_PER_HOUR is for anonymous callers: a key's backend verifies
+          // for all its users, and the key has its own quota.
+          limitClient: ctx.apiKeyName === undefined,
+          now: now(),
+        }),
       );
       const log = ctx.log.child({
         phone: maskPhone(phone),
@@ -266,12 +280,14 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       switch (result.status) {
         case 'limited':
           log.warn(
-            { retryAfterSeconds: result.retryAfterSeconds },
-            'verify refused: too many failures for this number',
+            { retryAfterSeconds: result.retryAfterSeconds, scope: result.scope },
+            'verify refused: too many failures',
           );
           throw tooMany(
             ErrorCode.VERIFY_LIMIT_EXCEEDED,
-            `Too many failed attempts for this number; try again in ${result.retryAfterSeconds} s.`,
+            result.scope === 'caller'
+              ? `Too many failed attempts from this address; try again in ${result.retryAfterSeconds} s.`
+              : `Too many failed attempts for this number; try again in ${result.retryAfterSeconds} s.`,
             result.retryAfterSeconds,
           );
         case 'verified':

@@ -12,8 +12,12 @@ export interface CodeStoreOptions {
   maxAttempts: number;
   /** Minimum time between two sends to one phone; 0 turns it off. */
   resendCooldownSeconds: number;
-  /** Wrong verifies allowed per phone across codes, per window; max 0 turns it off. @defaultValue off */
-  failedVerifies?: { max: number; windowMs: number };
+  /**
+   * Failed verifies allowed per window: `max` per (phone, client), `phoneCeiling` per phone
+   * across all clients, `perClient` per client across phones (an address or API key).
+   * Each 0 (or absent) is off. @defaultValue all off
+   */
+  failedVerifies?: { max: number; windowMs: number; phoneCeiling?: number; perClient?: number };
 }
 
 /** One limit on sends, checked and counted atomically with the issue. */
@@ -28,9 +32,10 @@ export interface SendLimit<Name extends string = string> {
   /**
    * `sliding`: exact, any window-long stretch holds at most `max` (a sorted set of send
    * times; for small per-phone and per-IP limits). `fixed`: a counter that resets when its
-   * key expires (for large daily budgets, where the key names the day).
+   * key expires (for large daily budgets, where the key names the day). `check`: refuse
+   * while a sliding set counted elsewhere is full, count nothing (a lock).
    */
-  kind: 'sliding' | 'fixed';
+  kind: 'sliding' | 'fixed' | 'check';
 }
 
 export type IssueResult =
@@ -43,7 +48,7 @@ export type VerifyResult =
   | { status: 'invalid'; attemptsLeft: number; verificationId: string }
   | { status: 'attempts_exceeded'; verificationId: string }
   | { status: 'expired' }
-  | { status: 'limited'; retryAfterSeconds: number };
+  | { status: 'limited'; retryAfterSeconds: number; scope: 'client' | 'phone' | 'caller' };
 
 export type LiveResult =
   | { live: true; ttlMs: number }
@@ -65,13 +70,26 @@ export interface CodeStore {
   /** Checks a digest, counts a wrong one, spends a right one: one atomic step. */
   verify(input: {
     phone: string;
-    digest: string /** @defaultValue Date.now() */;
+    digest: string;
+    /** Who is verifying (an API key or an address), for the per-client limits. @defaultValue '' */
+    client?: string;
+    /** Whether `perClient` applies to this client (API keys have quotas instead). @defaultValue true */
+    limitClient?: boolean;
+    /** @defaultValue Date.now() */
     now?: number;
   }): Promise<VerifyResult>;
   /** Whether this verification's code can still be used, so the worker sends no stale SMS. */
   isLive(input: { phone: string; verificationId: string }): Promise<LiveResult>;
   /** Takes back an issue whose send could not be queued, so the client can simply retry. */
   revoke(input: { phone: string; verificationId: string; limits?: readonly SendLimit[] }): Promise<void>;
+}
+
+/**
+ * The sorted set of failed verifies of one phone across all clients (the ceiling). Send
+ * limits of kind `check` read it to refuse a paid SMS to a number whose verifies are locked.
+ */
+export function failedVerifiesKey(prefix: string, phone: string): string {
+  return `${prefix}verify-fail:{${phone}}`;
 }
 
 /** Codes live in Redis as HMAC digests only; this store never sees a code in clear. */
@@ -82,8 +100,12 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
   // multi-key scripts need.
   const codeKey = (phone: string) => `${prefix}code:{${phone}}`;
   const cooldownKey = (phone: string) => `${prefix}cooldown:{${phone}}`;
-  const failedKey = (phone: string) => `${prefix}verify-fail:{${phone}}`;
+  const failedKey = (phone: string) => failedVerifiesKey(prefix, phone);
+  // New keys carry the phone's hash tag first, so a phone's keys share one cluster slot.
+  const clientFailedKey = (phone: string, client: string) => `${prefix}{${phone}}:vf:${client}`;
+  const callerFailedKey = (client: string) => `${prefix}vf-caller:${client}`;
   const failedVerifies = options.failedVerifies ?? { max: 0, windowMs: 1 };
+  const kindArg = (kind: SendLimit['kind']) => (kind === 'sliding' ? 's' : kind === 'fixed' ? 'f' : 'c');
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
   return {
@@ -98,7 +120,7 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
           resendCooldownSeconds,
           now,
           limits.length,
-          ...limits.flatMap((limit) => [limit.kind === 'sliding' ? 's' : 'f', limit.max, limit.windowMs]),
+          ...limits.flatMap((limit) => [kindArg(limit.kind), limit.max, limit.windowMs]),
         ],
       )) as [number, number, number];
       if (issued === 1) return { ok: true };
@@ -107,15 +129,28 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
       return { ok: false, reason: 'cooldown', retryAfterSeconds: seconds(msLeft) };
     },
 
-    async verify({ phone, digest, now = Date.now() }) {
+    async verify({ phone, digest, client = '', limitClient = true, now = Date.now() }) {
       const reply = (await verifyScript.run(
         redis,
-        [codeKey(phone), failedKey(phone)],
-        [digest, maxAttempts, failedVerifies.max, failedVerifies.windowMs, now, `${now}-${randomUUID()}`],
+        [codeKey(phone), clientFailedKey(phone, client), failedKey(phone), callerFailedKey(client)],
+        [
+          digest,
+          maxAttempts,
+          failedVerifies.windowMs,
+          now,
+          `${now}-${randomUUID()}`,
+          failedVerifies.max,
+          failedVerifies.phoneCeiling ?? 0,
+          client === '' || !limitClient ? 0 : (failedVerifies.perClient ?? 0),
+        ],
       )) as [string, (string | number)?, string?];
       switch (reply[0]) {
         case 'limited':
-          return { status: 'limited', retryAfterSeconds: seconds(Number(reply[1])) };
+          return {
+            status: 'limited',
+            retryAfterSeconds: seconds(Number(reply[1])),
+            scope: reply[2] as 'client' | 'phone' | 'caller',
+          };
         case 'verified':
           return { status: 'verified', verificationId: String(reply[1]) };
         case 'invalid':
@@ -144,7 +179,7 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
       await revokeScript.run(
         redis,
         [codeKey(phone), cooldownKey(phone), ...limits.map((limit) => limit.key)],
-        [verificationId, ...limits.map((limit) => (limit.kind === 'sliding' ? 's' : 'f'))],
+        [verificationId, ...limits.map((limit) => kindArg(limit.kind))],
       );
     },
   };

@@ -11,7 +11,7 @@ import { LuaScript } from './lua-script.js';
  *
  * KEYS: code hash, cooldown string, then one key per limit.
  * ARGV: digest, verification id, ttl s, cooldown s, now ms, limit count, then per limit:
- *   kind ('s' sliding | 'f' fixed), max, window ms.
+ *   kind ('s' sliding | 'f' fixed | 'c' check a sliding set counted elsewhere), max, window ms.
  * Returns {1, 0, 0} when issued, {0, ms left, 0} while the cooldown runs, {0, ms left, i}
  * when limit i (1-based) is full.
  */
@@ -28,7 +28,7 @@ end
 for i = 1, n do
   local key = KEYS[2 + i]
   local kind, max, window = ARGV[4 + 3 * i], tonumber(ARGV[5 + 3 * i]), tonumber(ARGV[6 + 3 * i])
-  if kind == 's' then
+  if kind == 's' or kind == 'c' then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
     if redis.call('ZCARD', key) >= max then
       local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
@@ -46,6 +46,8 @@ for i = 1, n do
   if kind == 's' then
     redis.call('ZADD', key, now, ARGV[2])
     redis.call('PEXPIRE', key, window)
+  elseif kind == 'c' then
+    -- check only: a lock read here, counted elsewhere
   elseif redis.call('INCR', key) == 1 then
     redis.call('PEXPIRE', key, window)
   end
@@ -60,31 +62,42 @@ return {1, 0, 0}
 );
 
 /**
- * KEYS: code hash, failed-verifies sorted set (per phone, across codes).
- * ARGV: digest, max attempts, failures allowed per window (0 = off), window ms, now ms, nonce.
+ * KEYS: code hash, then three failed-verify sorted sets: per (phone, client), per phone
+ * across clients (the ceiling), per client across phones (an IP or API key).
+ * ARGV: digest, max attempts, window ms, now ms, nonce, then the three maxima in KEYS
+ * order (0 = that limit is off).
  * Returns {'verified', id} | {'invalid', attempts left, id} | {'expired'} |
- * {'attempts_exceeded', id} | {'limited', ms left}.
+ * {'attempts_exceeded', id} | {'limited', ms left, scope} where scope is 'client', 'phone'
+ * (the ceiling) or 'caller'.
  * A dead code (attempts used up) is kept until its TTL so the right code still fails.
- * Every outcome but 'verified' counts as a failure, an unknown number included, so the
- * limit says nothing about whether a number ever asked for a code.
+ * Every outcome but 'verified' counts as a failure in all three, an unknown number
+ * included, so the limits say nothing about whether a number ever asked for a code.
+ * Wrong attempts per code are counted on the code itself, across all clients.
  */
 export const verifyScript = new LuaScript(
   'otp-verify',
   `
-local fail_max = tonumber(ARGV[3])
-local window = tonumber(ARGV[4])
-local now = tonumber(ARGV[5])
-if fail_max > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
-  if redis.call('ZCARD', KEYS[2]) >= fail_max then
-    local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-    return {'limited', math.max(1, tonumber(oldest[2]) + window - now)}
+local window = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+local scopes = {'client', 'phone', 'caller'}
+local order = {3, 1, 2}
+for _, i in ipairs(order) do
+  local max = tonumber(ARGV[5 + i])
+  local key = KEYS[1 + i]
+  if max > 0 then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+    if redis.call('ZCARD', key) >= max then
+      local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      return {'limited', math.max(1, tonumber(oldest[2]) + window - now), scopes[i]}
+    end
   end
 end
 local function failed()
-  if fail_max > 0 then
-    redis.call('ZADD', KEYS[2], now, ARGV[6])
-    redis.call('PEXPIRE', KEYS[2], window)
+  for i = 1, 3 do
+    if tonumber(ARGV[5 + i]) > 0 then
+      redis.call('ZADD', KEYS[1 + i], now, ARGV[5])
+      redis.call('PEXPIRE', KEYS[1 + i], window)
+    end
   end
 end
 local rec = redis.call('HMGET', KEYS[1], 'd', 'id', 'a')
@@ -114,7 +127,7 @@ failed()
 attempts = redis.call('HINCRBY', KEYS[1], 'a', 1)
 return {'invalid', max - attempts, rec[2]}
 `,
-  2,
+  4,
 );
 
 /**
@@ -148,6 +161,8 @@ if redis.call('GET', KEYS[2]) == id then redis.call('DEL', KEYS[2]) end
 for i = 3, #KEYS do
   if ARGV[i - 1] == 's' then
     redis.call('ZREM', KEYS[i], id)
+  elseif ARGV[i - 1] == 'c' then
+    -- nothing was taken
   elseif (tonumber(redis.call('GET', KEYS[i])) or 0) > 0 then
     redis.call('DECR', KEYS[i])
   end
