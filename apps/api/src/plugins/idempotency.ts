@@ -18,6 +18,11 @@ export interface IdempotencyPluginOptions {
   keyPrefix: string;
   /** How long an answer is replayed. @defaultValue 86400 (24 h) */
   ttlSeconds?: number;
+  /**
+   * How long a claim without an answer blocks the key: a request that died (or whose
+   * answer could not be recorded) frees the key for a retry this soon. @defaultValue 60
+   */
+  pendingTtlSeconds?: number;
 }
 
 type Stored =
@@ -36,11 +41,12 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
  * answers are kept: after an error the client may retry with the same key.
  */
 export default fp<IdempotencyPluginOptions>(
-  async (fastify, { keyPrefix, ttlSeconds = 86_400 }) => {
+  async (fastify, { keyPrefix, ttlSeconds = 86_400, pendingTtlSeconds = 60 }) => {
     fastify.decorateRequest('idempotency', null);
     const redisKey = (request: FastifyRequest, key: string) =>
-      // Scoped to the API key, so one client cannot replay another's answers.
-      `${keyPrefix}idem:${request.apiKey?.name ?? 'public'}:${sha256(key)}`;
+      // Scoped to the API key, or for anonymous callers to their address, so one client
+      // cannot replay another's answers (and learn its verification id).
+      `${keyPrefix}idem:${request.apiKey?.name ?? `public:${request.clientAddress}`}:${sha256(key)}`;
 
     const idempotency: preHandlerAsyncHookHandler = async (request, reply) => {
       const header = request.headers['idempotency-key'];
@@ -58,7 +64,7 @@ export default fp<IdempotencyPluginOptions>(
       const key = redisKey(request, header);
       const pending: Stored = { state: 'pending', bodyHash };
       const claimed = await whileRedisAnswers(() =>
-        fastify.redis.set(key, JSON.stringify(pending), 'EX', ttlSeconds, 'NX'),
+        fastify.redis.set(key, JSON.stringify(pending), 'EX', pendingTtlSeconds, 'NX'),
       );
       if (claimed === 'OK') {
         request.idempotency = { key, bodyHash };
@@ -109,7 +115,7 @@ export default fp<IdempotencyPluginOptions>(
             payload,
             contentType: String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8'),
           };
-          await fastify.redis.set(claim.key, JSON.stringify(done), 'KEEPTTL');
+          await fastify.redis.set(claim.key, JSON.stringify(done), 'EX', ttlSeconds);
         } else {
           await fastify.redis.del(claim.key);
         }

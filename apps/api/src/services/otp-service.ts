@@ -57,6 +57,11 @@ function tooMany(code: ErrorCode, message: string, retryAfterSeconds: number): A
   });
 }
 
+/** The status record's owner for a caller with an API key: only that key reads it back. */
+export function ownerOf(apiKeyName: string): string {
+  return `key:${apiKeyName}`;
+}
+
 export interface OtpServiceOptions {
   store: CodeStore;
   queue: Pick<Queue, 'add'>;
@@ -252,6 +257,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
           expiresAt: data.acceptedAt + options.otpTtlSeconds * 1000,
           requestId: ctx.requestId,
           at: data.acceptedAt,
+          ...(ctx.apiKeyName === undefined ? {} : { owner: ownerOf(ctx.apiKeyName) }),
         }),
       );
       log.info('code issued and send queued');
