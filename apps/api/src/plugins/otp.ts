@@ -70,6 +70,7 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
       }),
     );
     fastify.addHook('onClose', async () => {
+      await fastify.otp.close();
       await queue.close();
     });
   },

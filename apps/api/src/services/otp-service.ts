@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AppError,
   type CodeStore,
@@ -13,6 +14,7 @@ import {
   type SecretKeys,
   type SendJobData,
   type SendJobOptionsInput,
+  type SendLimit,
   type StatusStore,
   sealCode,
   sendJobOptions,
@@ -87,6 +89,8 @@ export interface OtpServiceOptions {
   testNumbers: ReadonlyMap<string, string>;
   /** The clock limits are measured with. @defaultValue Date.now */
   now?: () => number;
+  /** Pauses between attempts to undo a timed-out issue. @defaultValue 0.25 s doubling to 8 s */
+  undoRetryDelaysMs?: readonly number[];
 }
 
 export interface SendOutcome {
@@ -104,11 +108,18 @@ export interface RequestContext {
   ip?: string;
   /** Set when the caller presented an API key. */
   apiKeyName?: string;
+  /**
+   * The request's Idempotency-Key record to store in the same step that spends the code,
+   * so a retry whose first answer was lost gets that 200 back.
+   */
+  verifiedRecord?: { key: string; ttlSeconds: number; value: (phone: string) => string };
   /** Told the phone's country as soon as it is known, even if the request then fails (metrics). */
   onCountry?: (country: string) => void;
 }
 
 export interface OtpService {
+  /** Stops background undo retries and waits for those in flight (app close). */
+  close(): Promise<void>;
   send(phoneInput: string | number, ctx: RequestContext): Promise<SendOutcome>;
   verify(
     phoneInput: string | number,
@@ -156,6 +167,44 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
     }
   }
 
+  // Undo of issues whose answer never came back: retried until Redis answers, stopped on close.
+  const undoing = new Set<Promise<void>>();
+  const stopUndo = new AbortController();
+  const undoDelays = options.undoRetryDelaysMs ?? [250, 500, 1000, 2000, 4000, 8000];
+  function undoInBackground(
+    input: { phone: string; verificationId: string; limits: readonly SendLimit[] },
+    log: FastifyBaseLogger,
+  ): void {
+    const run = (async () => {
+      for (const delayMs of [0, ...undoDelays]) {
+        if (delayMs > 0) {
+          try {
+            await sleep(delayMs, undefined, { signal: stopUndo.signal });
+          } catch {
+            break;
+          }
+        }
+        if (stopUndo.signal.aborted) break;
+        try {
+          const undone = await store.revoke(input);
+          log.warn(
+            { verificationId: input.verificationId, undone },
+            'issue undone after Redis did not answer in time',
+          );
+          return;
+        } catch (err) {
+          log.warn(
+            { err, verificationId: input.verificationId },
+            'undo of a timed-out issue failed; retrying',
+          );
+        }
+      }
+      log.error({ verificationId: input.verificationId }, 'gave up undoing a timed-out issue');
+    })();
+    undoing.add(run);
+    void run.finally(() => undoing.delete(run));
+  }
+
   // Debug mode answers the code only while no live worker on the queue sends real SMS: a
   // debug API beside a real worker would hand anyone the code of a real phone.
   async function debugCodeAllowed(log: FastifyBaseLogger): Promise<boolean> {
@@ -174,6 +223,11 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
   }
 
   return {
+    async close() {
+      stopUndo.abort();
+      await Promise.allSettled([...undoing]);
+    },
+
     async send(phoneInput, ctx) {
       const { e164: phone, country } = normalize(phoneInput, ctx);
       refuseBlocked(phone);
@@ -190,14 +244,32 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       });
 
       const issued = await whileRedisAnswers(() =>
-        store.issue({
-          phone,
-          digest: codeDigest(keys.codeHmacKey, phone, code),
-          verificationId,
-          limits,
-          now: at,
-        }),
+        store
+          .issue({
+            phone,
+            digest: codeDigest(keys.codeHmacKey, phone, code),
+            verificationId,
+            limits,
+            now: at,
+          })
+          .catch((err: unknown) => {
+            // No answer is not "no write": a stalled Redis may still run the issue later,
+            // leaving a code, a cooldown and limit charges nobody received. Undo them all
+            // by verification id, in the background, so the client's retry gets a code.
+            undoInBackground({ phone, verificationId, limits }, ctx.log);
+            throw err;
+          }),
       );
+      if (!issued.ok && issued.reason === 'undone') {
+        throw new AppError(
+          ErrorCode.SERVICE_UNAVAILABLE,
+          503,
+          'The service is temporarily unavailable; try again shortly.',
+          {
+            headers: { 'retry-after': '5' },
+          },
+        );
+      }
       if (!issued.ok) {
         const refusal = issued.reason === 'cooldown' ? 'resend_cooldown' : issued.limit;
         ctx.log.info(
@@ -245,7 +317,11 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         // The code is stored but no SMS will carry it: take it back so the client's
         // retry is not refused by the cooldown for a code it never received.
         await store.revoke({ phone, verificationId, limits }).catch((revokeErr: unknown) => {
-          log.error({ err: revokeErr }, 'could not revoke code after enqueue failure');
+          log.warn(
+            { err: revokeErr },
+            'could not revoke code after enqueue failure; retrying in the background',
+          );
+          undoInBackground({ phone, verificationId, limits }, log);
         });
         throw err;
       }
@@ -276,6 +352,15 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
           // OTP_VERIFIES_PER_IP_PER_HOUR is for anonymous callers: a key's backend verifies
           // for all its users, and the key has its own quota.
           limitClient: ctx.apiKeyName === undefined,
+          ...(ctx.verifiedRecord
+            ? {
+                onVerified: {
+                  key: ctx.verifiedRecord.key,
+                  value: ctx.verifiedRecord.value(phone),
+                  ttlSeconds: ctx.verifiedRecord.ttlSeconds,
+                },
+              }
+            : {}),
           now: now(),
         }),
       );

@@ -41,6 +41,8 @@ export interface SendLimit<Name extends string = string> {
 export type IssueResult =
   | { ok: true }
   | { ok: false; reason: 'cooldown'; retryAfterSeconds: number }
+  /** This verification id was undone before its issue reached Redis. */
+  | { ok: false; reason: 'undone'; retryAfterSeconds: number }
   | { ok: false; reason: 'limit'; limit: string; retryAfterSeconds: number };
 
 export type VerifyResult =
@@ -75,14 +77,24 @@ export interface CodeStore {
     client?: string;
     /** Whether `perClient` applies to this client (API keys have quotas instead). @defaultValue true */
     limitClient?: boolean;
+    /** Written in the same step when the code is spent: the request's idempotent answer. */
+    onVerified?: { key: string; value: string; ttlSeconds: number };
     /** @defaultValue Date.now() */
     now?: number;
   }): Promise<VerifyResult>;
   /** Whether this verification's code can still be used, so the worker sends no stale SMS. */
   isLive(input: { phone: string; verificationId: string }): Promise<LiveResult>;
-  /** Takes back an issue whose send could not be queued, so the client can simply retry. */
-  revoke(input: { phone: string; verificationId: string; limits?: readonly SendLimit[] }): Promise<void>;
+  /**
+   * Takes back an issue whose send could not be queued, or whose answer never came back,
+   * so the client can simply retry: the code, the cooldown and every limit charge.
+   * Idempotent, and an issue that reaches Redis after its undo changes nothing.
+   * Resolves true when this call undid it, false when it was already undone.
+   */
+  revoke(input: { phone: string; verificationId: string; limits?: readonly SendLimit[] }): Promise<boolean>;
 }
+
+/** How long an undone issue stays marked; a late write arrives within seconds. */
+const UNDO_MARK_TTL_SECONDS = 3600;
 
 /**
  * The sorted set of failed verifies of one phone across all clients (the ceiling). Send
@@ -100,6 +112,8 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
   // multi-key scripts need.
   const codeKey = (phone: string) => `${prefix}code:{${phone}}`;
   const cooldownKey = (phone: string) => `${prefix}cooldown:{${phone}}`;
+  // Marks an undone issue (by verification id) for as long as a late write could arrive.
+  const undoneKey = (phone: string, verificationId: string) => `${prefix}{${phone}}:undone:${verificationId}`;
   const failedKey = (phone: string) => failedVerifiesKey(prefix, phone);
   // New keys carry the phone's hash tag first, so a phone's keys share one cluster slot.
   const clientFailedKey = (phone: string, client: string) => `${prefix}{${phone}}:vf:${client}`;
@@ -112,7 +126,12 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
     async issue({ phone, digest, verificationId, limits = [], now = Date.now() }) {
       const [issued, msLeft, refusedBy] = (await issueScript.run(
         redis,
-        [codeKey(phone), cooldownKey(phone), ...limits.map((limit) => limit.key)],
+        [
+          codeKey(phone),
+          cooldownKey(phone),
+          undoneKey(phone, verificationId),
+          ...limits.map((limit) => limit.key),
+        ],
         [
           digest,
           verificationId,
@@ -124,15 +143,23 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
         ],
       )) as [number, number, number];
       if (issued === 1) return { ok: true };
+      if (refusedBy === -1) return { ok: false, reason: 'undone', retryAfterSeconds: 0 };
       const limit = limits[refusedBy - 1];
       if (limit) return { ok: false, reason: 'limit', limit: limit.name, retryAfterSeconds: seconds(msLeft) };
       return { ok: false, reason: 'cooldown', retryAfterSeconds: seconds(msLeft) };
     },
 
-    async verify({ phone, digest, client = '', limitClient = true, now = Date.now() }) {
+    async verify({ phone, digest, client = '', limitClient = true, onVerified, now = Date.now() }) {
       const reply = (await verifyScript.run(
         redis,
-        [codeKey(phone), clientFailedKey(phone, client), failedKey(phone), callerFailedKey(client)],
+        [
+          codeKey(phone),
+          clientFailedKey(phone, client),
+          failedKey(phone),
+          callerFailedKey(client),
+          // Unused without an idempotency record; a key of the phone's own slot stands in.
+          onVerified?.key ?? codeKey(phone),
+        ],
         [
           digest,
           maxAttempts,
@@ -142,6 +169,8 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
           failedVerifies.max,
           failedVerifies.phoneCeiling ?? 0,
           client === '' || !limitClient ? 0 : (failedVerifies.perClient ?? 0),
+          onVerified?.value ?? '',
+          onVerified?.ttlSeconds ?? 0,
         ],
       )) as [string, (string | number)?, string?];
       switch (reply[0]) {
@@ -176,11 +205,17 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
     },
 
     async revoke({ phone, verificationId, limits = [] }) {
-      await revokeScript.run(
+      const undone = await revokeScript.run(
         redis,
-        [codeKey(phone), cooldownKey(phone), ...limits.map((limit) => limit.key)],
-        [verificationId, ...limits.map((limit) => kindArg(limit.kind))],
+        [
+          codeKey(phone),
+          cooldownKey(phone),
+          undoneKey(phone, verificationId),
+          ...limits.map((limit) => limit.key),
+        ],
+        [verificationId, UNDO_MARK_TTL_SECONDS, ...limits.map((limit) => kindArg(limit.kind))],
       );
+      return undone === 1;
     },
   };
 }

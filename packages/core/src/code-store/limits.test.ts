@@ -260,3 +260,42 @@ describe('failed verifies per (phone, client), with a per-phone ceiling and a pe
     expect(await redis.zcard(failedVerifiesKey(prefix, phone))).toBe(2);
   });
 });
+
+describe('undo of an issue by verification id (revoke)', () => {
+  const fixed = (name: string, max: number): SendLimit => ({
+    name,
+    key: `${prefix}limit:${name}`,
+    max,
+    windowMs: HOUR,
+    kind: 'fixed',
+  });
+
+  it('is idempotent: a second undo gives nothing back twice', async () => {
+    const s = store();
+    const phone = nextPhone();
+    const budget = fixed(`budget-${phone}`, 100);
+    const hour = sliding(`hour-${phone}`, 5);
+    await s.issue({ phone, digest: 'd', verificationId: 'v1', limits: [hour, budget] });
+    await s.issue({ phone, digest: 'd2', verificationId: 'v0', limits: [hour, budget] });
+    // v0 replaced v1's code; undoing v0 twice gives back one send, once.
+    expect(await s.revoke({ phone, verificationId: 'v0', limits: [hour, budget] })).toBe(true);
+    expect(await s.revoke({ phone, verificationId: 'v0', limits: [hour, budget] })).toBe(false);
+    expect(await redis.get(budget.key)).toBe('1');
+    expect(await redis.zrange(hour.key, 0, -1)).toEqual(['v1']);
+  });
+
+  it('makes an issue that arrives after its undo a no-op', async () => {
+    const s = store();
+    const phone = nextPhone();
+    const budget = fixed(`budget-late-${phone}`, 100);
+    expect(await s.revoke({ phone, verificationId: 'late', limits: [budget] })).toBe(true);
+    // The undo took nothing it had not counted.
+    expect(await redis.get(budget.key)).toBeNull();
+    expect(await s.issue({ phone, digest: 'd', verificationId: 'late', limits: [budget] })).toMatchObject({
+      ok: false,
+      reason: 'undone',
+    });
+    expect(await redis.exists(`${prefix}code:{${phone}}`)).toBe(0);
+    expect(await redis.get(budget.key)).toBeNull();
+  });
+});

@@ -9,11 +9,12 @@ import { LuaScript } from './lua-script.js';
  * nothing. Limits are sliding windows (a sorted set of send times, exact) or fixed windows
  * (a counter whose key expires with its window, e.g. a UTC day).
  *
- * KEYS: code hash, cooldown string, then one key per limit.
+ * KEYS: code hash, cooldown string, the issue's undo mark, then one key per limit.
  * ARGV: digest, verification id, ttl s, cooldown s, now ms, limit count, then per limit:
  *   kind ('s' sliding | 'f' fixed | 'c' check a sliding set counted elsewhere), max, window ms.
  * Returns {1, 0, 0} when issued, {0, ms left, 0} while the cooldown runs, {0, ms left, i}
- * when limit i (1-based) is full.
+ * when limit i (1-based) is full, {0, 0, -1} when this verification id was already undone
+ * (a write that arrives after its own undo changes nothing).
  */
 export const issueScript = new LuaScript(
   'otp-issue',
@@ -21,12 +22,13 @@ export const issueScript = new LuaScript(
 local cooldown = tonumber(ARGV[4])
 local now = tonumber(ARGV[5])
 local n = tonumber(ARGV[6])
+if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 0, -1} end
 if cooldown > 0 then
   local left = redis.call('PTTL', KEYS[2])
   if left > 0 then return {0, left, 0} end
 end
 for i = 1, n do
-  local key = KEYS[2 + i]
+  local key = KEYS[3 + i]
   local kind, max, window = ARGV[4 + 3 * i], tonumber(ARGV[5 + 3 * i]), tonumber(ARGV[6 + 3 * i])
   if kind == 's' or kind == 'c' then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
@@ -41,7 +43,7 @@ for i = 1, n do
   end
 end
 for i = 1, n do
-  local key = KEYS[2 + i]
+  local key = KEYS[3 + i]
   local kind, window = ARGV[4 + 3 * i], tonumber(ARGV[6 + 3 * i])
   if kind == 's' then
     redis.call('ZADD', key, now, ARGV[2])
@@ -63,9 +65,12 @@ return {1, 0, 0}
 
 /**
  * KEYS: code hash, then three failed-verify sorted sets: per (phone, client), per phone
- * across clients (the ceiling), per client across phones (an IP or API key).
+ * across clients (the ceiling), per client across phones (an IP or API key), then the
+ * request's idempotency record ('' ARGV[9] = none).
  * ARGV: digest, max attempts, window ms, now ms, nonce, then the three maxima in KEYS
- * order (0 = that limit is off).
+ * order (0 = that limit is off), then the idempotency record to store when the code is
+ * spent, and its ttl s: a request that spends a code but whose answer is lost (a Redis
+ * timeout) leaves its 200 behind for the retry with the same Idempotency-Key.
  * Returns {'verified', id} | {'invalid', attempts left, id} | {'expired'} |
  * {'attempts_exceeded', id} | {'limited', ms left, scope} where scope is 'client', 'phone'
  * (the ceiling) or 'caller'.
@@ -121,13 +126,14 @@ for i = 1, #given do
 end
 if diff == 0 then
   redis.call('DEL', KEYS[1])
+  if ARGV[9] ~= '' then redis.call('SET', KEYS[5], ARGV[9], 'EX', ARGV[10]) end
   return {'verified', rec[2]}
 end
 failed()
 attempts = redis.call('HINCRBY', KEYS[1], 'a', 1)
 return {'invalid', max - attempts, rec[2]}
 `,
-  4,
+  5,
 );
 
 /**
@@ -147,23 +153,33 @@ return {'live', redis.call('PTTL', KEYS[1])}
 );
 
 /**
- * KEYS: code hash, cooldown, then the limit keys the issue counted against.
- * ARGV: verification id, then one kind ('s' | 'f') per limit.
- * Undoes an issue whose job could not be enqueued, only if nothing newer replaced it, and
- * gives back what it took from each limit: a send that never happened costs nothing.
+ * KEYS: code hash, cooldown, the issue's undo mark, then the limit keys the issue counted
+ * against. ARGV: verification id, undo mark ttl s, then one kind ('s' | 'f' | 'c') per limit.
+ * Undoes an issue whose job could not be enqueued (or whose answer never came back), only
+ * if nothing newer replaced it, and gives back what it took from each limit: a send that
+ * never happened costs nothing. Idempotent: the undo mark makes a second undo a no-op, and
+ * an issue that arrives after its undo is refused by the issue script.
+ * Returns 1 when this call undid the issue, 0 when it was already undone.
  */
 export const revokeScript = new LuaScript(
   'otp-revoke',
   `
 local id = ARGV[1]
+if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+-- Did the issue run? Its code is still the current one, or a sliding limit holds its id.
+-- If not, the mark alone is enough: the issue, should it still arrive, is refused.
+local ran = redis.call('HGET', KEYS[1], 'id') == id
+for i = 4, #KEYS do
+  if not ran and ARGV[i - 1] == 's' and redis.call('ZSCORE', KEYS[i], id) then ran = true end
+end
+if not ran then return 1 end
 if redis.call('HGET', KEYS[1], 'id') == id then redis.call('DEL', KEYS[1]) end
 if redis.call('GET', KEYS[2]) == id then redis.call('DEL', KEYS[2]) end
-for i = 3, #KEYS do
-  if ARGV[i - 1] == 's' then
+for i = 4, #KEYS do
+  local kind = ARGV[i - 1]
+  if kind == 's' then
     redis.call('ZREM', KEYS[i], id)
-  elseif ARGV[i - 1] == 'c' then
-    -- nothing was taken
-  elseif (tonumber(redis.call('GET', KEYS[i])) or 0) > 0 then
+  elseif kind == 'f' and (tonumber(redis.call('GET', KEYS[i])) or 0) > 0 then
     redis.call('DECR', KEYS[i])
   end
 end
