@@ -6,6 +6,7 @@ import {
   parseEnv,
   resolveDebugMode,
   resolveOtpSecret,
+  resolvePreviousSecret,
   SharedEnv,
   splitList,
 } from '@otp/core';
@@ -77,6 +78,8 @@ export interface ApiConfig {
   queueName: string;
   queuePrefix: string;
   otpSecret: string;
+  /** OTP_SECRET_PREVIOUS: still opens codes and jobs made before a rotation. */
+  otpSecretPrevious?: string;
   /** True while the built-in development secret is in use (never in production). */
   insecureSecret: boolean;
   otpLength: number;
@@ -148,6 +151,9 @@ export function loadApiConfig(env: Env): ApiConfig {
   const debugMode = collectProblems(problems, () =>
     resolveDebugMode(e.NODE_ENV, e.OTP_DEBUG, providerConfigured),
   );
+  const previousSecret = collectProblems(problems, () =>
+    resolvePreviousSecret(e.NODE_ENV, e.OTP_SECRET_PREVIOUS, e.OTP_SECRET),
+  );
   if (problems.length > 0 || !secret || debugMode === undefined) throw new ConfigError(problems);
   return {
     nodeEnv: e.NODE_ENV,
@@ -159,6 +165,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     queueName: e.QUEUE_NAME,
     queuePrefix: e.QUEUE_PREFIX,
     otpSecret: secret.secret,
+    ...(previousSecret === undefined ? {} : { otpSecretPrevious: previousSecret }),
     insecureSecret: secret.insecureDefault,
     otpLength: e.OTP_LENGTH,
     otpTtlSeconds: e.OTP_TTL_SECONDS,

@@ -6,6 +6,7 @@ import {
   parseEnv,
   resolveDebugMode,
   resolveOtpSecret,
+  resolvePreviousSecret,
   SharedEnv,
 } from '@otp/core';
 import Type, { type Static } from 'typebox';
@@ -39,6 +40,8 @@ export interface WorkerConfig {
   queueName: string;
   queuePrefix: string;
   otpSecret: string;
+  /** OTP_SECRET_PREVIOUS: still opens codes and jobs made before a rotation. */
+  otpSecretPrevious?: string;
   insecureSecret: boolean;
   otpLength: number;
   otpMaxAttempts: number;
@@ -78,6 +81,9 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
   const debugMode = collectProblems(problems, () =>
     resolveDebugMode(e.NODE_ENV, e.OTP_DEBUG, providerConfigured),
   );
+  const previousSecret = collectProblems(problems, () =>
+    resolvePreviousSecret(e.NODE_ENV, e.OTP_SECRET_PREVIOUS, e.OTP_SECRET),
+  );
   if (e.OTP_DEBUG_FALLBACK && e.NODE_ENV === 'production') {
     problems.push('OTP_DEBUG_FALLBACK: must be off when NODE_ENV=production (it writes codes to the log)');
   }
@@ -96,6 +102,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     queueName: e.QUEUE_NAME,
     queuePrefix: e.QUEUE_PREFIX,
     otpSecret: secret.secret,
+    ...(previousSecret === undefined ? {} : { otpSecretPrevious: previousSecret }),
     insecureSecret: secret.insecureDefault,
     otpLength: e.OTP_LENGTH,
     otpMaxAttempts: e.OTP_MAX_ATTEMPTS,

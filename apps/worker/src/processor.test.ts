@@ -1,4 +1,4 @@
-import { createCodeStore, createLogger, deriveKeys, sealCode } from '@otp/core';
+import { createCodeStore, createLogger, deriveKeys, maskPhone, sealCode, sealJob } from '@otp/core';
 import { MessaggioError } from '@otp/messaggio';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -50,7 +50,7 @@ async function setup(transport: SmsTransport, phone: string) {
   const logs = new LogCapture();
   const processor = createSendProcessor({
     store,
-    cipherKey: keys.jobCipherKey,
+    keys: [keys],
     template: 'Code {code}',
     transport,
     logger: createLogger({ service: 'test', stream: logs }),
@@ -127,7 +127,7 @@ describe('send processor events', () => {
         maxAttempts: 3,
         resendCooldownSeconds: 0,
       }),
-      cipherKey: keys.jobCipherKey,
+      keys: [keys],
       template: 'Code {code}',
       transport,
       logger: createLogger({ service: 'test', stream: logs }),
@@ -144,5 +144,70 @@ describe('send processor events', () => {
     await expect(processor({ id: 'x', attemptsMade: 0, opts: {}, data: { v: 2 } })).rejects.toBeInstanceOf(
       UnrecoverableError,
     );
+  });
+
+  it('reads v2 jobs: the phone sealed with the code, only a masked phone in the data', async () => {
+    const transport = scriptedTransport(['ok']);
+    const phone = '+77080000006';
+    const { processor, job } = await setup(transport, phone);
+    const base = job(0);
+    const data = {
+      v: 2,
+      verificationId: base.data.verificationId,
+      phoneMasked: maskPhone(phone),
+      country: 'KZ',
+      sealed: sealJob(keys, { verificationId: base.data.verificationId, phone, code: '654321' }),
+      acceptedAt: Date.now(),
+    };
+    expect(JSON.stringify({ ...data, verificationId: '' })).not.toContain(phone);
+    expect(await processor({ ...base, data })).toMatchObject({ outcome: 'sent' });
+    expect(transport.calls[0]).toMatchObject({ phone, text: 'Code 654321' });
+  });
+
+  it('opens a job sealed before a secret rotation with OTP_SECRET_PREVIOUS', async () => {
+    const transport = scriptedTransport(['ok']);
+    const phone = '+77080000007';
+    const { job } = await setup(transport, phone);
+    const base = job(0);
+    const newKeys = deriveKeys('processor-test-new-secret-0123456789abcdef');
+    const processor = createSendProcessor({
+      store: createCodeStore({
+        redis,
+        keyPrefix: prefix,
+        ttlSeconds: 600,
+        maxAttempts: 3,
+        resendCooldownSeconds: 0,
+      }),
+      keys: [newKeys, keys],
+      template: 'Code {code}',
+      transport,
+      logger: createLogger({ service: 'test', stream: new LogCapture() }),
+    });
+    const sealed = sealJob(keys, { verificationId: base.data.verificationId, phone, code: '111222' });
+    expect(sealed.startsWith(`${keys.keyId}:`)).toBe(true);
+    const data = { ...base.data, v: 2, phoneMasked: maskPhone(phone), sealed };
+    const { phone: _p, sealedCode: _s, ...v2 } = data;
+    expect(await processor({ ...base, data: v2 })).toMatchObject({ outcome: 'sent' });
+    // The v1 job of an older API, sealed with the previous secret, opens too.
+    expect(await processor(base)).toMatchObject({ outcome: 'sent' });
+  });
+
+  it('marks an undecryptable job failed for good instead of leaving it queued', async () => {
+    const transport = scriptedTransport([]);
+    const phone = '+77080000008';
+    const { processor, job, events } = await setup(transport, phone);
+    const base = job(0);
+    const stranger = deriveKeys('a-secret-no-worker-knows-0123456789abcdef');
+    const data = {
+      v: 2,
+      verificationId: base.data.verificationId,
+      phoneMasked: maskPhone(phone),
+      country: 'KZ',
+      sealed: sealJob(stranger, { verificationId: base.data.verificationId, phone, code: '123456' }),
+      acceptedAt: Date.now(),
+    };
+    await expect(processor({ ...base, data })).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(events).toMatchObject([{ type: 'failed', errorCode: 'JOB_DECRYPT_FAILED', permanent: true }]);
+    expect(transport.calls).toHaveLength(0);
   });
 });

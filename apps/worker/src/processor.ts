@@ -1,10 +1,11 @@
 import {
   type CodeStore,
   DecryptError,
+  jobPhoneMasked,
   type Logger,
-  maskPhone,
-  openCode,
+  openSendJob,
   renderTemplate,
+  type SecretKeys,
   SendJobData,
   type SendJobResult,
 } from '@otp/core';
@@ -24,7 +25,8 @@ export interface SendJob {
 
 export interface SendProcessorDeps {
   store: Pick<CodeStore, 'isLive'>;
-  cipherKey: Buffer;
+  /** OTP_SECRET's keys, then OTP_SECRET_PREVIOUS's while rotating (see deriveKeyRing). */
+  keys: readonly SecretKeys[];
   template: string;
   /** Messaggio, or the debug transport in debug mode. */
   transport: SmsTransport;
@@ -79,11 +81,38 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       verificationId: data.verificationId,
       requestId: data.requestId,
       jobId: job.id,
-      phone: maskPhone(data.phone),
+      phone: jobPhoneMasked(data),
       attempt,
     });
 
-    const live = await deps.store.isLive({ phone: data.phone, verificationId: data.verificationId });
+    // The phone (v2) travels sealed with the code: open the job first.
+    let phone: string;
+    let code: string;
+    try {
+      ({ phone, code } = openSendJob(deps.keys, data));
+    } catch (err) {
+      if (err instanceof DecryptError) {
+        log.error(
+          { err: describe(err) },
+          'cannot decrypt the job; check OTP_SECRET (and OTP_SECRET_PREVIOUS while rotating) match the API',
+        );
+        // Its status must not stay `queued` forever: it failed, for good.
+        await emit(log, {
+          type: 'failed',
+          verificationId: data.verificationId,
+          country: data.country,
+          attempt,
+          transport: deps.transport.name,
+          errorCode: err.code,
+          reason: 'the job could not be decrypted',
+          permanent: true,
+        });
+        throw new UnrecoverableError(err.message);
+      }
+      throw err;
+    }
+
+    const live = await deps.store.isLive({ phone, verificationId: data.verificationId });
     if (!live.live) {
       // Expired, spent, replaced by a newer code, or dead after wrong guesses: an SMS now
       // would carry a code that cannot work.
@@ -97,19 +126,8 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       return { outcome: 'skipped', skippedBecause: live.reason };
     }
 
-    let code: string;
-    try {
-      code = openCode(deps.cipherKey, data);
-    } catch (err) {
-      if (err instanceof DecryptError) {
-        log.error({ err: describe(err) }, 'cannot decrypt the code; check OTP_SECRET matches the API');
-        throw new UnrecoverableError(err.message);
-      }
-      throw err;
-    }
-
     const message = {
-      phone: data.phone,
+      phone,
       text: renderTemplate(deps.template, code),
       code,
       verificationId: data.verificationId,

@@ -18,12 +18,21 @@ export {
   type ResolvedSecret,
   resolveDebugMode,
   resolveOtpSecret,
+  resolvePreviousSecret,
   SharedEnv,
   splitList,
   weakSecretProblem,
 } from './config/env.js';
 export { DecryptError, decrypt, encrypt } from './crypto/cipher.js';
-export { codeDigest, deriveKeys, type SecretKeys, safeEqual } from './crypto/keys.js';
+export {
+  codeDigest,
+  codeDigestCandidates,
+  deriveKeyRing,
+  deriveKeys,
+  type SecretKeys,
+  safeEqual,
+  storedCodeDigest,
+} from './crypto/keys.js';
 export { AppError, type AppErrorOptions, ConfigError, ErrorCode, isAppError } from './errors.js';
 export { createLogger, type Logger, type LoggerConfig, REDACT_PATHS } from './logging/logger.js';
 export { maskUrlPassword, redactSecretsInText, redactWebhookPaths } from './logging/redact.js';
@@ -47,13 +56,18 @@ export {
 } from './queue/queue-depth.js';
 export {
   DEFAULT_SEND_QUEUE,
+  jobPhoneMasked,
   openCode,
+  openSendJob,
   SEND_BACKOFF_TYPE,
   SEND_JOB_NAME,
   SendJobData,
+  SendJobDataV1,
+  SendJobDataV2,
   type SendJobOptionsInput,
   type SendJobResult,
   sealCode,
+  sealJob,
   sendJobOptions,
 } from './queue/send-job.js';
 export {

@@ -1,6 +1,7 @@
 import {
   createCodeStore,
   DEFAULT_SEND_QUEUE,
+  deriveKeyRing,
   deriveKeys,
   heartbeatKeys,
   liveWorkerTransports,
@@ -51,6 +52,7 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
         store,
         queue,
         keys: deriveKeys(config.otpSecret),
+        keyRing: deriveKeyRing(config.otpSecret, config.otpSecretPrevious),
         allowedCountries: config.allowedCountries,
         otpLength: config.otpLength,
         otpTtlSeconds: config.otpTtlSeconds,

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AppError,
   type CodeStore,
-  codeDigest,
+  codeDigestCandidates,
   DEBUG_TRANSPORT,
   ErrorCode,
   generateCode,
@@ -16,8 +16,9 @@ import {
   type SendJobOptionsInput,
   type SendLimit,
   type StatusStore,
-  sealCode,
+  sealJob,
   sendJobOptions,
+  storedCodeDigest,
 } from '@otp/core';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
@@ -67,7 +68,10 @@ export function ownerOf(apiKeyName: string): string {
 export interface OtpServiceOptions {
   store: CodeStore;
   queue: Pick<Queue, 'add'>;
+  /** The current keys: every new digest and job is made with them. */
   keys: SecretKeys;
+  /** Every key a code may have been stored with, current first. @defaultValue [keys] */
+  keyRing?: readonly SecretKeys[];
   allowedCountries: readonly string[];
   otpLength: number;
   otpTtlSeconds: number;
@@ -247,7 +251,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         store
           .issue({
             phone,
-            digest: codeDigest(keys.codeHmacKey, phone, code),
+            digest: storedCodeDigest(keys, phone, code),
             verificationId,
             limits,
             now: at,
@@ -301,11 +305,11 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         return answer;
       }
       const data: SendJobData = {
-        v: 1,
+        v: 2,
         verificationId,
-        phone,
+        phoneMasked: maskPhone(phone),
         country,
-        sealedCode: sealCode(keys.jobCipherKey, code, { verificationId, phone }),
+        sealed: sealJob(keys, { verificationId, phone, code }),
         acceptedAt: Date.now(),
         requestId: ctx.requestId,
       };
@@ -346,7 +350,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       const result = await whileRedisAnswers(() =>
         store.verify({
           phone,
-          digest: codeDigest(keys.codeHmacKey, phone, code),
+          digest: codeDigestCandidates(options.keyRing ?? [keys], phone, code),
           // An API key is one client; otherwise the caller's address is.
           client: ctx.apiKeyName === undefined ? `ip:${ctx.ip ?? 'unknown'}` : `key:${ctx.apiKeyName}`,
           // OTP_VERIFIES_PER_IP_PER_HOUR is for anonymous callers: a key's backend verifies

@@ -72,7 +72,8 @@ export interface CodeStore {
   /** Checks a digest, counts a wrong one, spends a right one: one atomic step. */
   verify(input: {
     phone: string;
-    digest: string;
+    /** The digest, or several candidates (one per secret while rotating; see codeDigestCandidates). */
+    digest: string | readonly string[];
     /** Who is verifying (an API key or an address), for the per-client limits. @defaultValue '' */
     client?: string;
     /** Whether `perClient` applies to this client (API keys have quotas instead). @defaultValue true */
@@ -161,7 +162,7 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
           onVerified?.key ?? codeKey(phone),
         ],
         [
-          digest,
+          typeof digest === 'string' ? digest : digest.join(' '),
           maxAttempts,
           failedVerifies.windowMs,
           now,

@@ -67,7 +67,8 @@ return {1, 0, 0}
  * KEYS: code hash, then three failed-verify sorted sets: per (phone, client), per phone
  * across clients (the ceiling), per client across phones (an IP or API key), then the
  * request's idempotency record ('' ARGV[9] = none).
- * ARGV: digest, max attempts, window ms, now ms, nonce, then the three maxima in KEYS
+ * ARGV: digest candidates (space-separated, see codeDigestCandidates), max attempts,
+ * window ms, now ms, nonce, then the three maxima in KEYS
  * order (0 = that limit is off), then the idempotency record to store when the code is
  * spent, and its ttl s: a request that spends a code but whose answer is lost (a Redis
  * timeout) leaves its 200 behind for the retry with the same Idempotency-Key.
@@ -117,8 +118,21 @@ if attempts >= max then
   failed()
   return {'attempts_exceeded', rec[2]}
 end
+-- ARGV[1] holds one candidate per secret, space-separated: take the one made with the
+-- stored digest's key id ('<id>:<hex>'; none = a digest from before key ids).
+local function key_id(value)
+  local colon = string.find(value, ':', 1, true)
+  if colon then return string.sub(value, 1, colon - 1) end
+  return ''
+end
+local given = ''
+for candidate in string.gmatch(ARGV[1], '%S+') do
+  if key_id(candidate) == key_id(stored) then
+    given = candidate
+    break
+  end
+end
 -- Constant-time comparison: every byte is visited whatever the first difference.
-local given = ARGV[1]
 local diff = 0
 if #stored ~= #given then diff = 1 end
 for i = 1, #given do

@@ -71,6 +71,8 @@ export const SharedEnv = {
   QUEUE_NAME: Type.String({ default: 'otp-sms', pattern: '^[A-Za-z0-9_-]+$' }),
   QUEUE_PREFIX: Type.String({ default: 'bull', pattern: '^[A-Za-z0-9_:-]+$' }),
   OTP_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  // The secret before a rotation: still opens codes and jobs made with it, makes nothing new.
+  OTP_SECRET_PREVIOUS: Type.Optional(Type.String({ minLength: 32 })),
   OTP_LENGTH: Type.Integer({ default: 6, minimum: 4, maximum: 10 }),
   OTP_TTL_SECONDS: Type.Integer({ default: 600, minimum: 30, maximum: 86_400 }),
   OTP_MAX_ATTEMPTS: Type.Integer({ default: 5, minimum: 1, maximum: 100 }),
@@ -138,6 +140,25 @@ export function resolveOtpSecret(
     if (problem) throw new ConfigError([problem]);
   }
   return { secret, insecureDefault: false };
+}
+
+/** OTP_SECRET_PREVIOUS: accepted while rotating; as strong as OTP_SECRET, and not the same. */
+export function resolvePreviousSecret(
+  nodeEnv: string,
+  previous: string | undefined,
+  current: string | undefined,
+): string | undefined {
+  if (previous === undefined) return undefined;
+  if (previous === current) {
+    throw new ConfigError([
+      'OTP_SECRET_PREVIOUS: is the same as OTP_SECRET; unset it once a rotation is over',
+    ]);
+  }
+  if (nodeEnv === 'production') {
+    const problem = weakSecretProblem('OTP_SECRET_PREVIOUS', previous);
+    if (problem) throw new ConfigError([problem]);
+  }
+  return previous;
 }
 
 /**
