@@ -98,6 +98,10 @@ const config = loadApiConfig({
   OTP_SENDS_PER_PHONE_PER_DAY: '0',
   OTP_SENDS_PER_IP_PER_HOUR: '0',
   OTP_FAILED_VERIFIES_PER_PHONE_PER_HOUR: '0',
+  OTP_FAILED_VERIFIES_PER_PHONE_CEILING: '0',
+  OTP_VERIFIES_PER_IP_PER_HOUR: '0',
+  RATE_LIMIT_PER_IP_PER_MINUTE: '0',
+  SMS_DAILY_BUDGET: '0',
 });
 const app = await createApp({ config, logger: silent });
 await app.ready();
