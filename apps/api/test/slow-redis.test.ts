@@ -85,7 +85,7 @@ let queueName: string;
 
 beforeEach(async () => {
   const target = new URL(testRedisUrl());
-  proxy = new StallingProxy({ host: target.hostname, port: Number(target.port || 6379) }, 3000);
+  proxy = new StallingProxy({ host: target.hostname, port: Number(target.port || 6379) }, 4000);
   await proxy.listen();
   prefix = uniquePrefix('slow');
   queueName = prefix.replaceAll(':', '-').replace(/-$/, '');
@@ -95,7 +95,7 @@ beforeEach(async () => {
     REDIS_URL: `redis://127.0.0.1:${proxy.port}${target.pathname}`,
     REDIS_KEY_PREFIX: prefix,
     QUEUE_NAME: queueName,
-    REDIS_COMMAND_TIMEOUT_MS: '1000',
+    REDIS_COMMAND_TIMEOUT_MS: '1500',
     OTP_SECRET: 'slow-redis-secret-0123456789abcdef0123456789',
     OTP_SENDS_PER_IP_PER_HOUR: '0',
     RATE_LIMIT_PER_IP_PER_MINUTE: '0',
@@ -108,7 +108,7 @@ beforeEach(async () => {
   // NOSCRIPT answer held past the timeout would stop the script from ever running).
   await until('a first send', async () => (await send(freshPhone())).statusCode === 200);
   await until('a first verify', async () => (await verify(freshPhone(), '000000')).statusCode === 400);
-});
+}, 60_000);
 
 afterEach(async () => {
   await app.close();
@@ -117,7 +117,7 @@ afterEach(async () => {
   await redis.quit();
 });
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -135,7 +135,8 @@ const verify = (phone: string, code: string, key?: string) =>
     payload: { phone_number: phone, code },
   });
 
-describe('a send whose issue times out', () => {
+// Generous bounds: the machine running the tests may be busy, and nothing here is timed.
+describe('a send whose issue times out', { timeout: 60_000 }, () => {
   it('is undone by verification id in the background: the retry gets a code and an SMS', async () => {
     const phone = freshPhone();
     const day = new Date().toISOString().slice(0, 10);
@@ -164,7 +165,7 @@ describe('a send whose issue times out', () => {
   });
 });
 
-describe('a verify whose answer times out', () => {
+describe('a verify whose answer times out', { timeout: 60_000 }, () => {
   it('answers the retry with the same Idempotency-Key with the 200 it earned', async () => {
     const phone = freshPhone();
     const code = (await send(phone)).json().debug_code as string;
