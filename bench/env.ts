@@ -62,8 +62,13 @@ export function apiEnv(
     ...sharedEnv(wiring, secrets),
     HOST: '127.0.0.1',
     PORT: String(options.port),
-    // Every request comes from 127.0.0.1: a per-IP limit would measure refusals.
+    // Every request comes from 127.0.0.1: a per-address limit would measure refusals (the
+    // per-IP send limit, the failed-verify limit per address, the in-memory request rate).
     OTP_SENDS_PER_IP_PER_HOUR: '0',
+    OTP_VERIFIES_PER_IP_PER_HOUR: '0',
+    RATE_LIMIT_PER_IP_PER_MINUTE: '0',
+    // The daily budget stays on (its counter is part of the cost), far above what a run sends.
+    SMS_DAILY_BUDGET: '100000000',
     ...(options.withApiKey ? { API_KEYS: `bench:${keyHash}:${API_KEY_QUOTA_PER_MINUTE}` } : {}),
   };
 }

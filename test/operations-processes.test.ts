@@ -20,6 +20,7 @@ describe('worker process with METRICS_PORT', () => {
         REDIS_KEY_PREFIX: prefix,
         QUEUE_NAME: queueName,
         NODE_ENV: 'development',
+        OTP_DEBUG: 'true',
         METRICS_PORT: String(port),
         METRICS_HOST: '127.0.0.1',
       });
@@ -33,9 +34,16 @@ describe('worker process with METRICS_PORT', () => {
         expect(metrics).toContain(`otp_queue_jobs{queue="${queueName}",state="waiting"} 0`);
         expect(metrics).toMatch(/^process_resident_memory_bytes /m);
 
+        // The worker's heartbeat says which transport it runs, and a graceful stop removes it.
+        const heartbeats = () => redis.keys(`${prefix}worker:${queueName}:*`);
+        const [beat] = await heartbeats();
+        expect(await redis.get(beat ?? '')).toBe('debug');
+        expect(await redis.ttl(beat ?? '')).toBeLessThanOrEqual(15);
+
         worker.child.kill('SIGTERM');
         expect(await worker.exit()).toBe(0);
         await expect(fetch(`${base}/health/live`)).rejects.toThrow();
+        expect(await heartbeats()).toEqual([]);
       } finally {
         await deleteKeys(redis, prefix, `bull:${queueName}:`);
         await redis.quit();

@@ -36,20 +36,30 @@ function isolatedEnv(): Record<string, string> {
 
 describe.each(['api', 'worker'] as const)('%s process', (entry) => {
   it(
-    'refuses to start in production without OTP_SECRET and MESSAGGIO_API_KEY, naming both',
+    'refuses to start in production without OTP_SECRET and a provider, naming both',
     async () => {
       const proc = start(entry, { ...isolatedEnv(), NODE_ENV: 'production' });
       expect(await proc.exit()).toBe(1);
       expect(proc.output()).toMatch(/OTP_SECRET: is required/);
-      expect(proc.output()).toMatch(/MESSAGGIO_API_KEY: is required/);
+      expect(proc.output()).toMatch(/OTP_DEBUG: no SMS provider is configured; set MESSAGGIO_API_KEY/);
     },
     PROCESS_TEST_TIMEOUT_MS,
   );
 
   it(
-    'starts in debug mode and exits 0 on SIGTERM',
+    'refuses to start with no provider unless OTP_DEBUG=true, naming the variable to set',
     async () => {
-      const proc = start(entry, { ...isolatedEnv(), PORT: '0', HOST: '127.0.0.1' });
+      const proc = start(entry, isolatedEnv());
+      expect(await proc.exit()).toBe(1);
+      expect(proc.output()).toMatch(/OTP_DEBUG=true/);
+    },
+    PROCESS_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'starts in debug mode (OTP_DEBUG=true) and exits 0 on SIGTERM',
+    async () => {
+      const proc = start(entry, { ...isolatedEnv(), OTP_DEBUG: 'true', PORT: '0', HOST: '127.0.0.1' });
       await proc.waitFor(entry === 'api' ? 'Server listening' : 'worker ready');
       expect(proc.output()).toMatch(/debug mode/);
       proc.child.kill('SIGTERM');

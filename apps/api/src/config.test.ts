@@ -1,4 +1,4 @@
-import { ConfigError } from '@otp/core';
+import { ConfigError, DEV_OTP_SECRET } from '@otp/core';
 import { describe, expect, it } from 'vitest';
 import { loadApiConfig } from './config.js';
 
@@ -13,8 +13,8 @@ function problems(env: Record<string, string>): string {
 }
 
 describe('loadApiConfig', () => {
-  it('has working defaults for local development (debug mode, dev secret)', () => {
-    const config = loadApiConfig({});
+  it('has working defaults for local development with OTP_DEBUG=true (debug mode, dev secret)', () => {
+    const config = loadApiConfig({ OTP_DEBUG: 'true' });
     expect(config).toMatchObject({
       port: 3000,
       otpLength: 6,
@@ -32,7 +32,7 @@ describe('loadApiConfig', () => {
   it('refuses production without OTP_SECRET or MESSAGGIO_API_KEY, naming both', () => {
     const message = problems({ NODE_ENV: 'production' });
     expect(message).toMatch(/OTP_SECRET: is required/);
-    expect(message).toMatch(/MESSAGGIO_API_KEY: is required/);
+    expect(message).toMatch(/MESSAGGIO_API_KEY: no SMS provider is configured/);
   });
 
   it('names every bad variable in one round: schema errors do not hide later checks', () => {
@@ -52,10 +52,78 @@ describe('loadApiConfig', () => {
   it('starts in production with both set, not in debug mode', () => {
     const config = loadApiConfig({
       NODE_ENV: 'production',
-      OTP_SECRET: 's'.repeat(32),
+      OTP_SECRET: 'a1'.repeat(32),
       MESSAGGIO_API_KEY: 'login',
     });
     expect(config).toMatchObject({ debugMode: false, insecureSecret: false });
+  });
+
+  describe('debug mode is an explicit opt-in (OTP_DEBUG)', () => {
+    it('refuses to start with no provider and OTP_DEBUG off, naming both ways out', () => {
+      for (const env of [{}, { NODE_ENV: 'development' }, { OTP_DEBUG: 'false' }] as Record<
+        string,
+        string
+      >[]) {
+        const message = problems(env);
+        expect(message).toMatch(/MESSAGGIO_API_KEY: no SMS provider is configured/);
+        expect(message).toMatch(/OTP_DEBUG=true/);
+      }
+    });
+
+    it('refuses OTP_DEBUG=true together with a provider key', () => {
+      expect(
+        problems({ OTP_DEBUG: 'true', MESSAGGIO_API_KEY: 'login', OTP_SECRET: 'x1'.repeat(32) }),
+      ).toMatch(/OTP_DEBUG: must be off when a provider key/);
+    });
+
+    it('refuses OTP_DEBUG=true in production', () => {
+      expect(problems({ NODE_ENV: 'production', OTP_DEBUG: 'true', OTP_SECRET: 'x1'.repeat(32) })).toMatch(
+        /OTP_DEBUG: must be off when NODE_ENV=production/,
+      );
+    });
+
+    it('runs the real thing with a provider key and OTP_DEBUG unset', () => {
+      expect(loadApiConfig({ MESSAGGIO_API_KEY: 'login', OTP_SECRET: 'x1'.repeat(32) }).debugMode).toBe(
+        false,
+      );
+    });
+  });
+
+  describe('OTP_SECRET', () => {
+    it('refuses the built-in development secret when a provider key is set', () => {
+      expect(problems({ MESSAGGIO_API_KEY: 'login' })).toMatch(
+        /OTP_SECRET: is required when a provider key .* development secret is public/,
+      );
+      expect(problems({ MESSAGGIO_API_KEY: 'login', OTP_SECRET: DEV_OTP_SECRET })).toMatch(
+        /OTP_SECRET: is required when a provider key/,
+      );
+    });
+
+    it('refuses the built-in development secret in production, even set explicitly', () => {
+      expect(problems({ NODE_ENV: 'production', OTP_SECRET: DEV_OTP_SECRET })).toMatch(
+        /OTP_SECRET: is required when NODE_ENV=production/,
+      );
+    });
+
+    it.each([
+      ['32 hex characters (16 bytes)', 'ab'.repeat(16)],
+      ['63 hex characters', `${'ab'.repeat(31)}c`],
+      ['42 base64url characters', 'Ab3_'.repeat(10).concat('xy')],
+      ['one character repeated', 'x'.repeat(64)],
+    ])('refuses a weak secret in production: %s', (_label, secret) => {
+      const message = problems({ NODE_ENV: 'production', MESSAGGIO_API_KEY: 'login', OTP_SECRET: secret });
+      expect(message).toMatch(/OTP_SECRET: (must carry at least 32 random bytes|is one character repeated)/);
+      expect(message).not.toContain(secret);
+    });
+
+    it.each([
+      ['64 hex characters', 'ab'.repeat(32)],
+      ['43 base64url characters', 'Ab3_'.repeat(10).concat('xyz')],
+    ])('accepts a strong secret in production: %s', (_label, secret) => {
+      expect(
+        loadApiConfig({ NODE_ENV: 'production', MESSAGGIO_API_KEY: 'login', OTP_SECRET: secret }).otpSecret,
+      ).toBe(secret);
+    });
   });
 
   it.each([
@@ -71,7 +139,7 @@ describe('loadApiConfig', () => {
   });
 
   it('upper-cases allowed countries', () => {
-    expect(loadApiConfig({ ALLOWED_COUNTRIES: 'kz' }).allowedCountries).toEqual(['KZ']);
+    expect(loadApiConfig({ OTP_DEBUG: 'true', ALLOWED_COUNTRIES: 'kz' }).allowedCountries).toEqual(['KZ']);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   parseEnv,
   resolveDebugMode,
   resolveOtpSecret,
+  resolvePreviousSecret,
   SharedEnv,
   splitList,
 } from '@otp/core';
@@ -49,9 +50,23 @@ export const ApiEnv = Type.Object({
   OTP_SENDS_PER_PHONE_PER_HOUR: Type.Integer({ default: 5, minimum: 0 }),
   OTP_SENDS_PER_PHONE_PER_DAY: Type.Integer({ default: 10, minimum: 0 }),
   OTP_SENDS_PER_IP_PER_HOUR: Type.Integer({ default: 20, minimum: 0 }),
+  // Failed verifies per (phone, client) per hour: one client cannot lock out another.
   OTP_FAILED_VERIFIES_PER_PHONE_PER_HOUR: Type.Integer({ default: 10, minimum: 0 }),
+  // Failed verifies per phone per hour across all clients; at it the number is locked.
+  OTP_FAILED_VERIFIES_PER_PHONE_CEILING: Type.Integer({ default: 100, minimum: 0 }),
+  // Failed verifies per caller address per hour, across numbers (API keys have quotas).
+  OTP_VERIFIES_PER_IP_PER_HOUR: Type.Integer({ default: 100, minimum: 0 }),
   SMS_COUNTRY_DAILY_LIMITS: Type.String({ default: '' }),
-  SMS_DAILY_BUDGET: Type.Integer({ default: 0, minimum: 0 }),
+  // A default install cannot be drained without limit; 0 turns the budget off.
+  SMS_DAILY_BUDGET: Type.Integer({ default: 10_000, minimum: 0 }),
+  // Per-IP limits count an IPv6 caller by this prefix (one subscriber holds a whole /64).
+  IPV6_PREFIX_LENGTH: Type.Integer({ default: 64, minimum: 56, maximum: 64 }),
+  // Requests per minute per address, in each API process's memory (no Redis); 0 = off.
+  RATE_LIMIT_PER_IP_PER_MINUTE: Type.Integer({ default: 600, minimum: 0 }),
+  // The whole request (headers and body) must arrive within this; slow bodies are cut off.
+  REQUEST_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 1000, maximum: 600_000 }),
+  // An idle or stalled socket is closed after this.
+  CONNECTION_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 1000, maximum: 600_000 }),
   TRUST_PROXY: Type.String({ default: 'false' }),
   BLOCKED_PREFIXES: Type.String({ default: '' }),
   TEST_PHONE_NUMBERS: Type.String({ default: '' }),
@@ -72,6 +87,8 @@ export interface ApiConfig {
   queueName: string;
   queuePrefix: string;
   otpSecret: string;
+  /** OTP_SECRET_PREVIOUS: still opens codes and jobs made before a rotation. */
+  otpSecretPrevious?: string;
   /** True while the built-in development secret is in use (never in production). */
   insecureSecret: boolean;
   otpLength: number;
@@ -82,7 +99,7 @@ export interface ApiConfig {
   /** Caps delivery attempts; undefined = retry until shortly before the code expires. */
   smsMaxAttempts: number | undefined;
   smsRetryBaseDelayMs: number;
-  /** No Messaggio key: answers carry `debug_code` and workers log codes instead of sending. */
+  /** OTP_DEBUG: answers carry `debug_code` (unless a live worker runs a real provider). */
   debugMode: boolean;
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
@@ -96,8 +113,20 @@ export interface ApiConfig {
   publicBaseUrl?: string;
   /** Send limits (0 = off); see services/send-limits.ts. */
   limits: Omit<SendLimitSettings, 'keyPrefix'>;
-  /** Wrong verifies per phone per hour, across codes; 0 = off. */
+  /** Failed verifies per (phone, client) per hour, across codes; 0 = off. */
   failedVerifiesPerHour: number;
+  /** Failed verifies per phone per hour across all clients; 0 = off. */
+  failedVerifiesCeiling: number;
+  /** Failed verifies per caller address per hour (not API keys); 0 = off. */
+  failedVerifiesPerIpPerHour: number;
+  /** IPv6 callers are counted per this prefix length (56-64). */
+  ipv6PrefixLength: number;
+  /** Requests per minute per address, in process memory; 0 = off. */
+  rateLimitPerIpPerMinute: number;
+  /** Fastify requestTimeout: the whole request must arrive within this. */
+  requestTimeoutMs: number;
+  /** Fastify connectionTimeout: an idle socket is closed after this. */
+  connectionTimeoutMs: number;
   /** Fastify trustProxy: whether (and which) X-Forwarded-For to believe. */
   trustProxy: boolean | number | string[];
   /** E.164 prefixes refused with 403 PHONE_BLOCKED. */
@@ -128,8 +157,17 @@ export function loadApiConfig(env: Env): ApiConfig {
   const admin = collectProblems(problems, () =>
     parseAdminCredentials({ user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, apiKeySha256: e.ADMIN_API_KEY }),
   );
-  const secret = collectProblems(problems, () => resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET));
-  const debugMode = collectProblems(problems, () => resolveDebugMode(e.NODE_ENV, e.MESSAGGIO_API_KEY));
+  // The API sends no SMS itself; a provider key here says "this deployment sends real SMS".
+  const providerConfigured = e.MESSAGGIO_API_KEY !== undefined;
+  const secret = collectProblems(problems, () =>
+    resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET, providerConfigured),
+  );
+  const debugMode = collectProblems(problems, () =>
+    resolveDebugMode(e.NODE_ENV, e.OTP_DEBUG, providerConfigured),
+  );
+  const previousSecret = collectProblems(problems, () =>
+    resolvePreviousSecret(e.NODE_ENV, e.OTP_SECRET_PREVIOUS, e.OTP_SECRET),
+  );
   if (problems.length > 0 || !secret || debugMode === undefined) throw new ConfigError(problems);
   return {
     nodeEnv: e.NODE_ENV,
@@ -141,6 +179,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     queueName: e.QUEUE_NAME,
     queuePrefix: e.QUEUE_PREFIX,
     otpSecret: secret.secret,
+    ...(previousSecret === undefined ? {} : { otpSecretPrevious: previousSecret }),
     insecureSecret: secret.insecureDefault,
     otpLength: e.OTP_LENGTH,
     otpTtlSeconds: e.OTP_TTL_SECONDS,
@@ -167,8 +206,15 @@ export function loadApiConfig(env: Env): ApiConfig {
       perIpPerHour: e.OTP_SENDS_PER_IP_PER_HOUR,
       countryDaily,
       dailyBudget: e.SMS_DAILY_BUDGET,
+      verifyCeiling: e.OTP_FAILED_VERIFIES_PER_PHONE_CEILING,
     },
     failedVerifiesPerHour: e.OTP_FAILED_VERIFIES_PER_PHONE_PER_HOUR,
+    failedVerifiesCeiling: e.OTP_FAILED_VERIFIES_PER_PHONE_CEILING,
+    failedVerifiesPerIpPerHour: e.OTP_VERIFIES_PER_IP_PER_HOUR,
+    ipv6PrefixLength: e.IPV6_PREFIX_LENGTH,
+    rateLimitPerIpPerMinute: e.RATE_LIMIT_PER_IP_PER_MINUTE,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    connectionTimeoutMs: e.CONNECTION_TIMEOUT_MS,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     blockedPrefixes,
     testNumbers,

@@ -20,8 +20,7 @@ try {
 const pretty = config.nodeEnv === 'development' && process.stdout.isTTY === true;
 const logger = createLogger({ service: 'otp-api', level: config.logLevel, file: config.logFile, pretty });
 if (config.insecureSecret) logger.warn('OTP_SECRET is not set: using the built-in development secret');
-if (config.debugMode)
-  logger.warn('debug mode: no MESSAGGIO_API_KEY, answers carry debug_code and no SMS is sent');
+if (config.debugMode) logger.warn('debug mode (OTP_DEBUG=true): answers carry debug_code and no SMS is sent');
 
 // Process metrics (CPU, memory, event loop) once, here: one process, one set of observers.
 const app = await createApp({ config, logger, processMetrics: true });

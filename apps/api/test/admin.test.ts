@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConfigError, deriveKeys, openCode, type SendJobData } from '@otp/core';
+import { ConfigError, deriveKeys, maskPhone, openSendJob, type SendJobData } from '@otp/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../src/config.js';
 import { buildTestApi, freshPhone, type TestApi } from './helper.js';
@@ -96,14 +96,20 @@ describe('with admin credentials', () => {
     };
     const queue = board.queues.find((q) => q.name === api.config.queueName);
     const job = queue?.jobs.find((j) => j.id === verificationId);
-    expect(job?.data).toMatchObject({ verificationId, phone, country: 'KZ', sealedCode: expect.any(String) });
+    expect(job?.data).toMatchObject({
+      v: 2,
+      verificationId,
+      phoneMasked: maskPhone(phone),
+      country: 'KZ',
+      sealed: expect.any(String),
+    });
     if (!job) throw new Error('job not on the board');
-    // Nothing on the board is the code: no field holds it, and the sealed form opens only
-    // with the key derived from OTP_SECRET.
+    // Nothing on the board is the code or the phone: no field holds them, and the sealed
+    // form opens only with the keys derived from OTP_SECRET.
     expect(Object.keys(job.data)).not.toContain('code');
     expect(Object.values(job.data)).not.toContain(code);
-    expect(job.data.sealedCode).not.toContain(code);
-    expect(openCode(deriveKeys(api.config.otpSecret).jobCipherKey, job.data)).toBe(code);
+    expect(JSON.stringify(job.data)).not.toContain(phone);
+    expect(openSendJob([deriveKeys(api.config.otpSecret)], job.data)).toEqual({ phone, code });
     // The single-job view, which Bull Board's UI opens on click, shows the same.
     const one = await api.app.inject({
       url: `/admin/queues/api/queues/${api.config.queueName}/${verificationId}`,
@@ -111,6 +117,7 @@ describe('with admin credentials', () => {
     });
     expect(one.statusCode).toBe(200);
     expect(Object.values(one.json().job.data)).not.toContain(code);
+    expect(JSON.stringify(one.json().job.data)).not.toContain(phone);
   });
 
   it('serves /metrics to an admin, e.g. a Prometheus scraper with the key', async () => {

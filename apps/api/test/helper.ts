@@ -46,6 +46,10 @@ export async function buildTestApi(env: Env = {}, options: { clock?: () => numbe
     // whose lag says nothing about the app: on a busy machine it would shed test requests.
     // overload.test.ts and the faults tier test shedding.
     OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+    RATE_LIMIT_PER_IP_PER_MINUTE: '0',
+    OTP_VERIFIES_PER_IP_PER_HOUR: '0',
+    // Debug mode is an explicit opt-in; a test that sets a provider key runs without it.
+    ...(env.MESSAGGIO_API_KEY ? {} : { OTP_DEBUG: 'true' }),
     ...env,
   });
   const logs = new LogCapture();

@@ -1,3 +1,4 @@
+import { maskPhone } from '@otp/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApi, freshPhone, type TestApi } from './helper.js';
 
@@ -29,7 +30,7 @@ describe('Idempotency-Key on /send-otp', () => {
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(first.headers['idempotent-replayed']).toBeUndefined();
     const jobs = await api.app.sendQueue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
-    expect(jobs.filter((job) => job.data.phone === phone)).toHaveLength(1);
+    expect(jobs.filter((job) => job.data.phoneMasked === maskPhone(phone))).toHaveLength(1);
   });
 
   it('refuses the same key with a different body: 422 IDEMPOTENCY_KEY_REUSED', async () => {
@@ -71,7 +72,7 @@ describe('Idempotency-Key on /send-otp', () => {
       [200, 409],
     ]).toContainEqual(statuses);
     const jobs = await api.app.sendQueue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
-    expect(jobs.filter((job) => job.data.phone === phone)).toHaveLength(1);
+    expect(jobs.filter((job) => job.data.phoneMasked === maskPhone(phone))).toHaveLength(1);
   });
 
   it('scopes keys by API key holder and expires them with the TTL', async () => {

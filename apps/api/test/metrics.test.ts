@@ -99,7 +99,12 @@ describe('GET /metrics', () => {
 
 describe('GET /metrics when Redis is down', () => {
   it('still answers, and says the queue is unreachable', async () => {
-    const config = loadApiConfig({ NODE_ENV: 'test', REDIS_URL: 'redis://127.0.0.1:1', QUEUE_NAME: 'down' });
+    const config = loadApiConfig({
+      NODE_ENV: 'test',
+      OTP_DEBUG: 'true',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      QUEUE_NAME: 'down',
+    });
     const app = await createApp({
       config,
       logger: createLogger({ service: 'otp-api', stream: new LogCapture() }),

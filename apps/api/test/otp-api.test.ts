@@ -1,4 +1,4 @@
-import { RETRY_UNTIL_EXPIRY_ATTEMPTS, SEND_JOB_NAME } from '@otp/core';
+import { maskPhone, RETRY_UNTIL_EXPIRY_ATTEMPTS, SEND_JOB_NAME } from '@otp/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApi, freshPhone, type TestApi } from './helper.js';
 
@@ -35,7 +35,13 @@ describe('POST /send-otp/', () => {
 
     const job = await api.app.sendQueue.getJob(body.verification_id);
     expect(job?.name).toBe(SEND_JOB_NAME);
-    expect(job?.data).toMatchObject({ v: 1, phone, country: 'KZ', verificationId: body.verification_id });
+    expect(job?.data).toMatchObject({
+      v: 2,
+      phoneMasked: maskPhone(phone),
+      country: 'KZ',
+      verificationId: body.verification_id,
+    });
+    expect(JSON.stringify(job?.data)).not.toContain(phone);
     // SMS_MAX_ATTEMPTS unset: no count; the worker stops shortly before the code expires.
     expect(job?.opts.attempts).toBe(RETRY_UNTIL_EXPIRY_ATTEMPTS);
     // Neither the job nor the code's Redis record holds the code in clear.

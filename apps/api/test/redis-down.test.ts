@@ -5,7 +5,12 @@ import { loadApiConfig } from '../src/config.js';
 import { LogCapture } from './helper.js';
 
 // Port 1 on loopback: nothing listens there, so every connection is refused at once.
-const config = loadApiConfig({ NODE_ENV: 'test', REDIS_URL: 'redis://127.0.0.1:1', LOG_LEVEL: 'info' });
+const config = loadApiConfig({
+  NODE_ENV: 'test',
+  OTP_DEBUG: 'true',
+  REDIS_URL: 'redis://127.0.0.1:1',
+  LOG_LEVEL: 'info',
+});
 let app: Awaited<ReturnType<typeof createApp>>;
 const logs = new LogCapture();
 

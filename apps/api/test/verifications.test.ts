@@ -375,6 +375,7 @@ describe('when Redis is unreachable', () => {
     // Port 1 on loopback: nothing listens there, so every connection is refused at once.
     const config = loadApiConfig({
       NODE_ENV: 'test',
+      OTP_DEBUG: 'true',
       REDIS_URL: 'redis://127.0.0.1:1',
       MESSAGGIO_WEBHOOK_SECRET: SECRET,
     });
@@ -402,9 +403,11 @@ describe('when Redis is unreachable', () => {
 
 describe('MESSAGGIO_WEBHOOK_SECRET config', () => {
   it('is optional', () => {
-    expect(loadApiConfig({ NODE_ENV: 'test' }).webhooks).toEqual([]);
+    expect(loadApiConfig({ NODE_ENV: 'test', OTP_DEBUG: 'true' }).webhooks).toEqual([]);
     expect(
-      loadApiConfig({ NODE_ENV: 'test', MESSAGGIO_WEBHOOK_SECRET: SECRET }).webhooks.map((h) => h.provider),
+      loadApiConfig({ NODE_ENV: 'test', OTP_DEBUG: 'true', MESSAGGIO_WEBHOOK_SECRET: SECRET }).webhooks.map(
+        (h) => h.provider,
+      ),
     ).toEqual(['messaggio']);
   });
 
@@ -413,7 +416,7 @@ describe('MESSAGGIO_WEBHOOK_SECRET config', () => {
     (value) => {
       let error: unknown;
       try {
-        loadApiConfig({ NODE_ENV: 'test', MESSAGGIO_WEBHOOK_SECRET: value });
+        loadApiConfig({ NODE_ENV: 'test', OTP_DEBUG: 'true', MESSAGGIO_WEBHOOK_SECRET: value });
       } catch (err) {
         error = err;
       }

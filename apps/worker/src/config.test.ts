@@ -2,8 +2,13 @@ import { ConfigError } from '@otp/core';
 import { describe, expect, it } from 'vitest';
 import { loadWorkerConfig } from './config.js';
 
-const base = { NODE_ENV: 'test', MESSAGGIO_API_KEY: 'login', MESSAGGIO_SENDER: 'OTPTEST' };
-const SECRET = 'webhook-secret-0123456789';
+const base = {
+  NODE_ENV: 'test',
+  MESSAGGIO_API_KEY: 'login',
+  MESSAGGIO_SENDER: 'OTPTEST',
+  OTP_SECRET: 'worker-test-secret-0123456789abcdef0123456789',
+};
+const SECRET = 'webhook-secret-0123456789abcdefghijkl';
 
 describe('worker config: delivery report callback', () => {
   it('asks for reports at PUBLIC_BASE_URL when the webhook secret is set too', () => {
@@ -54,9 +59,11 @@ describe('worker config: the provider chain', () => {
     });
   });
 
-  it('is the debug provider alone with OTP_DEBUG=true, and with no credentials at all (the old rule)', () => {
-    expect(loadWorkerConfig({ ...base, OTP_DEBUG: 'true' }).providers).toEqual(['debug']);
-    expect(loadWorkerConfig({ NODE_ENV: 'test' })).toMatchObject({ debugMode: true, providers: ['debug'] });
+  it('is the debug provider alone with OTP_DEBUG=true', () => {
+    expect(loadWorkerConfig({ NODE_ENV: 'test', OTP_DEBUG: 'true' })).toMatchObject({
+      debugMode: true,
+      providers: ['debug'],
+    });
   });
 
   it.each([
@@ -69,9 +76,9 @@ describe('worker config: the provider chain', () => {
     expect(() => loadWorkerConfig({ ...base, ...env })).toThrow(name);
   });
 
-  it('refuses OTP_DEBUG=false with a provider whose credentials are missing', () => {
+  it('refuses OTP_DEBUG=false with no provider credentials, naming what to set', () => {
     expect(() => loadWorkerConfig({ NODE_ENV: 'test', OTP_DEBUG: 'false' })).toThrow(
-      /SMS_PROVIDERS: names messaggio, whose credentials are not set \(MESSAGGIO_API_KEY/,
+      /OTP_DEBUG: no SMS provider is configured; set MESSAGGIO_API_KEY and MESSAGGIO_SENDER/,
     );
   });
 });
@@ -110,5 +117,43 @@ describe('worker config: stall detection', () => {
     expect(() => loadWorkerConfig({ ...base, WORKER_LOCK_DURATION_MS: '10' })).toThrow(
       /WORKER_LOCK_DURATION_MS/,
     );
+  });
+});
+
+describe('worker config: debug mode and fallback are explicit opt-ins', () => {
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadWorkerConfig(env);
+    } catch (err) {
+      if (err instanceof ConfigError) return err.message;
+      throw err;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('refuses to start with no provider and OTP_DEBUG off, naming the variables to set', () => {
+    expect(problems({ NODE_ENV: 'development' })).toMatch(
+      /OTP_DEBUG: no SMS provider is configured; set MESSAGGIO_API_KEY.*OTP_DEBUG=true/,
+    );
+  });
+
+  it('runs in debug mode only with OTP_DEBUG=true, and never with a provider key', () => {
+    expect(loadWorkerConfig({ OTP_DEBUG: 'true' })).toMatchObject({ debugMode: true, messaggio: undefined });
+    expect(problems({ ...base, OTP_DEBUG: 'true' })).toMatch(
+      /OTP_DEBUG: must be off when an SMS provider is configured/,
+    );
+  });
+
+  it('refuses the built-in secret next to a provider key', () => {
+    const { OTP_SECRET: _unset, ...noSecret } = base;
+    expect(problems(noSecret)).toMatch(/OTP_SECRET: is required when a provider key/);
+  });
+
+  it('keeps OTP_DEBUG_FALLBACK off unless asked, and refuses it in production', () => {
+    expect(loadWorkerConfig(base).debugFallback).toBe(false);
+    expect(loadWorkerConfig({ ...base, OTP_DEBUG_FALLBACK: 'true' }).debugFallback).toBe(true);
+    expect(
+      problems({ ...base, NODE_ENV: 'production', OTP_SECRET: 'ab'.repeat(32), OTP_DEBUG_FALLBACK: 'true' }),
+    ).toMatch(/OTP_DEBUG_FALLBACK: must be off when NODE_ENV=production/);
   });
 });

@@ -6,6 +6,7 @@ import {
   parseEnv,
   resolveDebugMode,
   resolveOtpSecret,
+  resolvePreviousSecret,
   SharedEnv,
   splitList,
 } from '@otp/core';
@@ -19,10 +20,8 @@ export const WorkerEnv = Type.Object({
   MESSAGGIO_SENDER: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   MESSAGGIO_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 120_000 }),
   SMS_TEMPLATE: Type.String({ default: 'Ваш код подтверждения: {code}' }),
-  OTP_DEBUG_FALLBACK: Type.Optional(Type.Boolean()),
-  // true: the chain is the debug provider alone (codes in the log, no SMS). Unset: debug mode
-  // exactly when no provider in SMS_PROVIDERS has its credentials (the old rule).
-  OTP_DEBUG: Type.Optional(Type.Boolean()),
+  // Explicit opt-in, refused in production: write the code to the log when the chain fails for good.
+  OTP_DEBUG_FALLBACK: Type.Boolean({ default: false }),
   // The provider chain, in order: a job tries the first whose breaker is closed.
   SMS_PROVIDERS: Type.String({ default: 'messaggio', pattern: '^[a-z0-9_, -]+$' }),
   SMS_FAILOVER_AFTER: Type.Integer({ default: 2, minimum: 1, maximum: 50 }),
@@ -39,7 +38,7 @@ export const WorkerEnv = Type.Object({
   // With both set, each SMS asks Messaggio to POST its delivery reports to our API.
   PUBLIC_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 512 })),
   MESSAGGIO_WEBHOOK_SECRET: Type.Optional(
-    Type.String({ minLength: 16, maxLength: 256, pattern: '^[A-Za-z0-9_~.-]+$' }),
+    Type.String({ minLength: 32, maxLength: 256, pattern: '^[A-Za-z0-9_~.-]+$' }),
   ),
   // The worker's /metrics, /health/live and /health/ready; 0 turns the port off.
   METRICS_PORT: Type.Integer({ default: 9464, minimum: 0, maximum: 65_535 }),
@@ -54,6 +53,8 @@ export interface WorkerConfig {
   queueName: string;
   queuePrefix: string;
   otpSecret: string;
+  /** OTP_SECRET_PREVIOUS: still opens codes and jobs made before a rotation. */
+  otpSecretPrevious?: string;
   insecureSecret: boolean;
   otpLength: number;
   otpMaxAttempts: number;
@@ -69,7 +70,7 @@ export interface WorkerConfig {
     /** MESSAGGIO_WEBHOOK_SECRET, redacted from provider errors like the login. */
     webhookSecret?: string;
   };
-  /** OTP_DEBUG (or no provider credentials): the chain is `['debug']`, codes go to the log. */
+  /** OTP_DEBUG: the chain is `['debug']`, every code goes to the log instead of an SMS. */
   debugMode: boolean;
   /** The chain's provider names in order (SMS_PROVIDERS), `['debug']` in debug mode. */
   providers: string[];
@@ -106,7 +107,6 @@ const PROVIDER_VARIABLES: Record<string, string> = {
 export function loadWorkerConfig(env: Env): WorkerConfig {
   const problems: string[] = [];
   const e = parseEnv(WorkerEnv, env, problems);
-  const secret = collectProblems(problems, () => resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET));
   const chain = splitList(e.SMS_PROVIDERS).map((name) => name.toLowerCase());
   const unknown = chain.filter((name) => !CHAIN_PROVIDER_NAMES.includes(name));
   if (chain.length === 0) problems.push('SMS_PROVIDERS: must name at least one provider (e.g. messaggio)');
@@ -117,18 +117,31 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
   }
   if (new Set(chain).size !== chain.length) problems.push('SMS_PROVIDERS: names a provider twice');
   const unconfigured = chain.filter((name) => PROVIDER_SETTINGS[name]?.(e) === false);
-  // Old deployments never set OTP_DEBUG: no credentials meant debug mode, and still does.
-  const debugMode =
-    e.OTP_DEBUG ??
-    collectProblems(problems, () =>
-      resolveDebugMode(e.NODE_ENV, unconfigured.length < chain.length ? 'configured' : undefined),
-    );
+  // Any provider credentials say "this deployment sends real SMS": debug mode is then refused.
+  const providerConfigured = Object.values(PROVIDER_SETTINGS).some((configured) => configured(e));
+  const secret = collectProblems(problems, () =>
+    resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET, providerConfigured),
+  );
+  const debugMode = collectProblems(problems, () =>
+    resolveDebugMode(
+      e.NODE_ENV,
+      e.OTP_DEBUG,
+      providerConfigured,
+      PROVIDER_VARIABLES[chain[0] ?? 'messaggio'] ?? "a provider's credentials",
+    ),
+  );
   if (debugMode === false) {
     for (const name of unconfigured) {
       problems.push(
         `SMS_PROVIDERS: names ${name}, whose credentials are not set (${PROVIDER_VARIABLES[name]})`,
       );
     }
+  }
+  const previousSecret = collectProblems(problems, () =>
+    resolvePreviousSecret(e.NODE_ENV, e.OTP_SECRET_PREVIOUS, e.OTP_SECRET),
+  );
+  if (e.OTP_DEBUG_FALLBACK && e.NODE_ENV === 'production') {
+    problems.push('OTP_DEBUG_FALLBACK: must be off when NODE_ENV=production (it writes codes to the log)');
   }
   if (e.MESSAGGIO_API_KEY && !e.MESSAGGIO_SENDER) {
     problems.push(
@@ -145,6 +158,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     queueName: e.QUEUE_NAME,
     queuePrefix: e.QUEUE_PREFIX,
     otpSecret: secret.secret,
+    ...(previousSecret === undefined ? {} : { otpSecretPrevious: previousSecret }),
     insecureSecret: secret.insecureDefault,
     otpLength: e.OTP_LENGTH,
     otpMaxAttempts: e.OTP_MAX_ATTEMPTS,
@@ -168,8 +182,8 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     providers: debugMode ? ['debug'] : chain,
     failoverAfter: e.SMS_FAILOVER_AFTER,
     breaker: { failureThreshold: e.SMS_BREAKER_FAILURES, cooldownMs: e.SMS_BREAKER_COOLDOWN_MS },
-    // Off in production by default: a code in a production log is a leak waiting to happen.
-    debugFallback: e.OTP_DEBUG_FALLBACK ?? e.NODE_ENV !== 'production',
+    // Explicit opt-in, refused in production: a code in a log is a leak waiting to happen.
+    debugFallback: e.OTP_DEBUG_FALLBACK,
     smsTemplate: e.SMS_TEMPLATE,
     rateLimitPerSecond: e.SMS_RATE_LIMIT_PER_SECOND,
     retryMaxDelayMs: e.SMS_RETRY_MAX_DELAY_MS,

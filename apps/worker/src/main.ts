@@ -19,9 +19,7 @@ const pretty = config.nodeEnv === 'development' && process.stdout.isTTY === true
 const logger = createLogger({ service: 'otp-worker', level: config.logLevel, file: config.logFile, pretty });
 if (config.insecureSecret) logger.warn('OTP_SECRET is not set: using the built-in development secret');
 if (config.debugMode)
-  logger.warn(
-    'debug mode: codes are written to the log instead of sent (OTP_DEBUG, or no provider credentials)',
-  );
+  logger.warn('debug mode (OTP_DEBUG=true): codes are written to the log instead of sent');
 
 const service = createWorkerService(config, logger);
 logger.info(

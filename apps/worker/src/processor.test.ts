@@ -1,4 +1,12 @@
-import { createCodeStore, createLogger, deriveKeys, RETRY_UNTIL_EXPIRY_ATTEMPTS, sealCode } from '@otp/core';
+import {
+  createCodeStore,
+  createLogger,
+  deriveKeys,
+  maskPhone,
+  RETRY_UNTIL_EXPIRY_ATTEMPTS,
+  sealCode,
+  sealJob,
+} from '@otp/core';
 import { SmsError, type SmsErrorScope, type SmsMessage, type SmsProvider } from '@otp/sms';
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -79,7 +87,7 @@ async function setup(
   }));
   const processor = createSendProcessor({
     store: store(),
-    cipherKey: keys.jobCipherKey,
+    keys: [keys],
     template: 'Ваш код подтверждения: {code}',
     chain,
     failoverAfter: options.failoverAfter ?? 2,
@@ -111,7 +119,7 @@ async function setup(
     },
   });
   const isLive = async () => (await store().isLive({ phone, verificationId })).live;
-  return { processor, job, events, logs, state, chain, isLive };
+  return { processor, job, events, logs, state, chain, isLive, phone };
 }
 
 describe('send processor: one provider', () => {
@@ -171,7 +179,7 @@ describe('send processor: one provider', () => {
     const { job, logs } = await setup([scripted('primary', [])]);
     const processor = createSendProcessor({
       store: store(),
-      cipherKey: keys.jobCipherKey,
+      keys: [keys],
       template: 'Code {code}',
       chain: [{ provider: scripted('primary', ['ok']), secrets: [] }],
       logger: createLogger({ service: 'test', stream: logs }),
@@ -296,7 +304,7 @@ describe('send processor retry budget', () => {
     const events: SendEvent[] = [];
     const processor = createSendProcessor({
       store,
-      cipherKey: keys.jobCipherKey,
+      keys: [keys],
       template: 'Code {code}',
       chain: [{ provider: scripted('primary', Array.from({ length: 10 }, transient)), secrets: [] }],
       // Failover is not what this tests: one provider, never given up on.
@@ -332,5 +340,72 @@ describe('send processor retry budget', () => {
     // Attempt 5 failing: up to 32 s away, past the code's expiry: stop, whatever attempts are left.
     await expect(processor(job(4))).rejects.toBeInstanceOf(UnrecoverableError);
     expect(events.at(-1)).toMatchObject({ type: 'failed', attempt: 5, permanent: false });
+  });
+});
+
+describe('send processor: sealed jobs and secret rotation', () => {
+  it('reads v2 jobs: the phone sealed with the code, only a masked phone in the data', async () => {
+    const primary = scripted('primary', ['ok']);
+    const { processor, job, phone } = await setup([primary]);
+    const base = job(0);
+    const verificationId = String(base.id);
+    const data = {
+      v: 2,
+      verificationId,
+      phoneMasked: maskPhone(phone),
+      country: 'KZ',
+      sealed: sealJob(keys, { verificationId, phone, code: '654321' }),
+      acceptedAt: Date.now(),
+    };
+    expect(JSON.stringify({ ...data, verificationId: '' })).not.toContain(phone);
+    expect(await processor({ ...base, data })).toMatchObject({ outcome: 'sent' });
+    expect(primary.calls[0]).toMatchObject({ phone, text: 'Ваш код подтверждения: 654321' });
+  });
+
+  it('opens a job sealed before a secret rotation with OTP_SECRET_PREVIOUS', async () => {
+    const primary = scripted('primary', ['ok', 'ok']);
+    const { job, phone } = await setup([primary]);
+    const base = job(0);
+    const verificationId = String(base.id);
+    const newKeys = deriveKeys('processor-test-new-secret-0123456789abcdef');
+    const processor = createSendProcessor({
+      store: store(),
+      keys: [newKeys, keys],
+      template: 'Code {code}',
+      chain: [{ provider: primary, secrets: [] }],
+      logger: createLogger({ service: 'test', stream: new LogCapture() }),
+    });
+    const sealed = sealJob(keys, { verificationId, phone, code: '111222' });
+    expect(sealed.startsWith(`${keys.keyId}:`)).toBe(true);
+    const v2 = {
+      v: 2,
+      verificationId,
+      phoneMasked: maskPhone(phone),
+      country: 'KZ',
+      sealed,
+      acceptedAt: Date.now(),
+    };
+    expect(await processor({ ...base, data: v2 })).toMatchObject({ outcome: 'sent' });
+    // The v1 job of an older API, sealed with the previous secret, opens too.
+    expect(await processor(base)).toMatchObject({ outcome: 'sent' });
+  });
+
+  it('marks an undecryptable job failed for good instead of leaving it queued', async () => {
+    const primary = scripted('primary', []);
+    const { processor, job, events, phone } = await setup([primary]);
+    const base = job(0);
+    const verificationId = String(base.id);
+    const stranger = deriveKeys('a-secret-no-worker-knows-0123456789abcdef');
+    const data = {
+      v: 2,
+      verificationId,
+      phoneMasked: maskPhone(phone),
+      country: 'KZ',
+      sealed: sealJob(stranger, { verificationId, phone, code: '123456' }),
+      acceptedAt: Date.now(),
+    };
+    await expect(processor({ ...base, data })).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(events).toMatchObject([{ type: 'failed', errorCode: 'JOB_DECRYPT_FAILED', permanent: true }]);
+    expect(primary.calls).toHaveLength(0);
   });
 });

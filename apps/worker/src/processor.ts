@@ -2,10 +2,11 @@ import {
   type CodeStore,
   DecryptError,
   type FailureCode,
+  jobPhoneMasked,
   type Logger,
-  maskPhone,
-  openCode,
+  openSendJob,
   renderTemplate,
+  type SecretKeys,
   SendJobData,
   type SendJobResult,
 } from '@otp/core';
@@ -48,7 +49,8 @@ export interface ChainLink {
 
 export interface SendProcessorDeps {
   store: Pick<CodeStore, 'isLive' | 'revoke'>;
-  cipherKey: Buffer;
+  /** OTP_SECRET's keys, then OTP_SECRET_PREVIOUS's while rotating (see deriveKeyRing). */
+  keys: readonly SecretKeys[];
   template: string;
   /** The providers in SMS_PROVIDERS order; `[debug]` in debug mode. */
   chain: readonly ChainLink[];
@@ -151,11 +153,39 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       verificationId: data.verificationId,
       requestId: data.requestId,
       jobId: job.id,
-      phone: maskPhone(data.phone),
+      phone: jobPhoneMasked(data),
       attempt,
     });
 
-    const live = await deps.store.isLive({ phone: data.phone, verificationId: data.verificationId });
+    // The phone (v2) travels sealed with the code: open the job first.
+    let phone: string;
+    let code: string;
+    try {
+      ({ phone, code } = openSendJob(deps.keys, data));
+    } catch (err) {
+      if (err instanceof DecryptError) {
+        log.error(
+          { err: { type: err.name, code: err.code, message: err.message } },
+          'cannot decrypt the job; check OTP_SECRET (and OTP_SECRET_PREVIOUS while rotating) match the API',
+        );
+        // Its status must not stay `queued` forever: it failed, for good.
+        await emit(log, {
+          type: 'failed',
+          verificationId: data.verificationId,
+          country: data.country,
+          attempt,
+          provider: deps.chain[0]?.provider.name ?? 'none',
+          errorCode: err.code,
+          scope: 'message',
+          failureCode: 'SMS_JOB_UNREADABLE',
+          permanent: true,
+        });
+        throw new UnrecoverableError(err.message);
+      }
+      throw err;
+    }
+
+    const live = await deps.store.isLive({ phone, verificationId: data.verificationId });
     if (!live.live) {
       // Expired, spent, replaced by a newer code, or dead after wrong guesses: an SMS now
       // would carry a code that cannot work.
@@ -171,22 +201,8 @@ export function createSendProcessor(deps: SendProcessorDeps) {
 
     const expiresAt = now() + live.ttlMs;
 
-    let code: string;
-    try {
-      code = openCode(deps.cipherKey, data);
-    } catch (err) {
-      if (err instanceof DecryptError) {
-        log.error(
-          { err: { type: err.name, message: err.message } },
-          'cannot decrypt the code; check OTP_SECRET matches the API',
-        );
-        throw new UnrecoverableError(err.message);
-      }
-      throw err;
-    }
-
     const message: OutgoingSms = {
-      phone: data.phone,
+      phone,
       text: renderTemplate(deps.template, code),
       code,
       verificationId: data.verificationId,
@@ -232,7 +248,7 @@ export function createSendProcessor(deps: SendProcessorDeps) {
         await deps.fallback.send(message);
       } else {
         // A code that never reached the phone must not verify: whoever knows it did not get it by SMS.
-        await deps.store.revoke({ phone: data.phone, verificationId: data.verificationId });
+        await deps.store.revoke({ phone, verificationId: data.verificationId });
         log.info('code revoked: its SMS was never sent');
       }
       // The job still fails, with its (redacted) reason, so the failure shows in Bull Board and metrics.

@@ -1,4 +1,12 @@
-import { createCodeStore, createStatusStore, deriveKeys, type Logger } from '@otp/core';
+import {
+  createCodeStore,
+  createHeartbeat,
+  createStatusStore,
+  deriveKeyRing,
+  type Heartbeat,
+  heartbeatKeys,
+  type Logger,
+} from '@otp/core';
 import type { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { WorkerConfig } from './config.js';
@@ -25,6 +33,8 @@ export interface WorkerService {
   chain: readonly ChainLink[];
   /** Metrics registry and the METRICS_PORT server (/metrics, /health/live, /health/ready). */
   telemetry: WorkerTelemetry;
+  /** This worker's "alive, running transport X" in Redis; removed on close. */
+  heartbeat: Heartbeat;
   /**
    * Stops taking jobs and waits for those in flight, at most `deadlineMs`; then abandons
    * them (their locks expire and another worker retries them: nothing is lost) and closes
@@ -66,6 +76,16 @@ export function createWorkerService(
   // Aborted at the shutdown deadline, so a send in flight stops instead of racing the retry.
   const shutdown = new AbortController();
 
+  // Tells an API in debug mode that this queue's SMS are real (see plugins/otp.ts in the API).
+  const heartbeat = createHeartbeat({
+    redis: connection,
+    keys: heartbeatKeys(config.redisKeyPrefix, config.queueName),
+    // The chain's first provider: `debug` exactly in debug mode, else the real one.
+    transport: chain[0]?.provider.name ?? 'debug',
+    onError: (err) => logger.warn({ err }, 'could not write the worker heartbeat'),
+  });
+  heartbeat.start();
+
   const telemetry = createWorkerTelemetry({
     connection,
     queueName: config.queueName,
@@ -86,7 +106,7 @@ export function createWorkerService(
       ttlSeconds: 1,
       resendCooldownSeconds: 0,
     }),
-    cipherKey: deriveKeys(config.otpSecret).jobCipherKey,
+    keys: deriveKeyRing(config.otpSecret, config.otpSecretPrevious),
     template: config.smsTemplate,
     chain,
     failoverAfter: config.failoverAfter,
@@ -127,6 +147,7 @@ export function createWorkerService(
         shutdown.abort(new Error('worker shutdown deadline passed'));
         await worker.close(true);
       }
+      await heartbeat.stop();
       await telemetry.close();
       await connection.quit();
       return outcome;
@@ -139,6 +160,7 @@ export function createWorkerService(
     worker,
     chain,
     telemetry,
+    heartbeat,
     close(deadlineMs) {
       closing ??= close(deadlineMs);
       return closing;

@@ -36,6 +36,7 @@ async function check(env: Env, argv: string[] = [], fetchImpl?: typeof fetch) {
 
 const configured = (overrides: Env = {}): Env => ({
   MESSAGGIO_API_KEY: LOGIN,
+  OTP_SECRET: 'check-test-secret-0123456789abcdef0123456789',
   MESSAGGIO_SENDER: SENDER,
   MESSAGGIO_BASE_URL: fake.baseUrl,
   // Generous: on a loaded machine a first request (a fresh process's especially) can take
@@ -146,7 +147,7 @@ describe('pnpm messaggio:check', () => {
   });
 
   it('says debug mode is on when no key is set, and fails', async () => {
-    const { code, output, lastLine } = await check({ MESSAGGIO_BASE_URL: fake.baseUrl });
+    const { code, output, lastLine } = await check({ MESSAGGIO_BASE_URL: fake.baseUrl, OTP_DEBUG: 'true' });
     expect(code).toBe(EXIT.failed);
     expect(output).toContain('debug mode is ON');
     expect(lastLine).toMatch(/^Fix: set MESSAGGIO_API_KEY \(the project login\) and MESSAGGIO_SENDER/);
@@ -177,7 +178,7 @@ describe('pnpm messaggio:check', () => {
       const file = join(dir, '.env');
       writeFileSync(
         file,
-        `MESSAGGIO_API_KEY=${LOGIN}\nMESSAGGIO_SENDER=WRONG\nMESSAGGIO_BASE_URL=${fake.baseUrl}\n`,
+        `MESSAGGIO_API_KEY=${LOGIN}\nMESSAGGIO_SENDER=WRONG\nMESSAGGIO_BASE_URL=${fake.baseUrl}\nOTP_SECRET=check-test-secret-0123456789abcdef0123456789\n`,
       );
       const { code, output } = await check({ MESSAGGIO_SENDER: SENDER }, ['--env-file', file]);
       expect(code).toBe(EXIT.ok);

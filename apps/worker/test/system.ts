@@ -10,7 +10,7 @@ import { createWorkerService, type WorkerService, type WorkerServiceOptions } fr
 
 export const FAKE_LOGIN = 'e2e-project-login';
 export const FAKE_SENDER = 'OTPTEST';
-export const WEBHOOK_SECRET = 'e2e-webhook-secret-0123456789';
+export const WEBHOOK_SECRET = 'e2e-webhook-secret-0123456789abcdefgh';
 
 export interface System {
   api: Awaited<ReturnType<typeof createApp>>;
@@ -55,6 +55,7 @@ export async function startSystem(options: {
     SMS_RETRY_BASE_DELAY_MS: '20',
     SMS_RETRY_MAX_DELAY_MS: '200',
     WORKER_CONCURRENCY: '4',
+    RATE_LIMIT_PER_IP_PER_MINUTE: '0',
     SHUTDOWN_TIMEOUT_MS: '5000',
     // No HTTP port unless a test asks for one: parallel test files would fight over 9464.
     METRICS_PORT: '0',
@@ -67,7 +68,7 @@ export async function startSystem(options: {
           MESSAGGIO_BASE_URL: fake.baseUrl,
           MESSAGGIO_TIMEOUT_MS: '500',
         }
-      : {}),
+      : { OTP_DEBUG: 'true' }),
     ...(options.deliveryReports ? { MESSAGGIO_WEBHOOK_SECRET: WEBHOOK_SECRET } : {}),
     ...options.env,
   };

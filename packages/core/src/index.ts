@@ -2,6 +2,7 @@ export {
   type CodeStore,
   type CodeStoreOptions,
   createCodeStore,
+  failedVerifiesKey,
   type IssueResult,
   type LiveResult,
   type SendLimit,
@@ -17,13 +18,24 @@ export {
   type ResolvedSecret,
   resolveDebugMode,
   resolveOtpSecret,
+  resolvePreviousSecret,
   SharedEnv,
   splitList,
+  weakSecretProblem,
 } from './config/env.js';
 export { DecryptError, decrypt, encrypt } from './crypto/cipher.js';
-export { codeDigest, deriveKeys, type SecretKeys, safeEqual } from './crypto/keys.js';
+export {
+  codeDigest,
+  codeDigestCandidates,
+  deriveKeyRing,
+  deriveKeys,
+  type SecretKeys,
+  safeEqual,
+  storedCodeDigest,
+} from './crypto/keys.js';
 export { AppError, type AppErrorOptions, ConfigError, ErrorCode, isAppError } from './errors.js';
 export { createLogger, type Logger, type LoggerConfig, REDACT_PATHS } from './logging/logger.js';
+export { maskUrlPassword, redactSecretsInText, redactWebhookPaths } from './logging/redact.js';
 export { generateCode } from './otp/code.js';
 export { CODE_PLACEHOLDER, checkTemplate, renderTemplate, singleSegmentLimit } from './otp/template.js';
 export { maskPhone } from './phone/mask.js';
@@ -44,16 +56,31 @@ export {
 } from './queue/queue-depth.js';
 export {
   DEFAULT_SEND_QUEUE,
+  jobPhoneMasked,
   openCode,
+  openSendJob,
   RETRY_UNTIL_EXPIRY_ATTEMPTS,
   SEND_BACKOFF_TYPE,
   SEND_JOB_NAME,
   SendJobData,
+  SendJobDataV1,
+  SendJobDataV2,
   type SendJobOptionsInput,
   type SendJobResult,
   sealCode,
+  sealJob,
   sendJobOptions,
 } from './queue/send-job.js';
+export {
+  createHeartbeat,
+  DEBUG_TRANSPORT,
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_TTL_SECONDS,
+  type Heartbeat,
+  type HeartbeatKeys,
+  heartbeatKeys,
+  liveWorkerTransports,
+} from './queue/worker-heartbeat.js';
 export { describeFailure, FAILURE_CODES, type FailureCode } from './status/failure-codes.js';
 export {
   createStatusStore,

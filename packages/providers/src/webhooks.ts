@@ -7,9 +7,10 @@ import Type, { type Static } from 'typebox';
  * its handler into WEBHOOK_FACTORIES: the API itself knows no provider.
  */
 export const WebhookEnv = {
-  // The last path segment of /webhooks/messaggio/<secret>; unset = no Messaggio route (404).
+  // The last path segment of /webhooks/messaggio/<secret> (32+ random characters: it is the
+  // only credential a report carries); unset = no Messaggio route (404).
   MESSAGGIO_WEBHOOK_SECRET: Type.Optional(
-    Type.String({ minLength: 16, maxLength: 256, pattern: '^[A-Za-z0-9_~.-]+$' }),
+    Type.String({ minLength: 32, maxLength: 256, pattern: '^[A-Za-z0-9_~.-]+$' }),
   ),
   // TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
 };

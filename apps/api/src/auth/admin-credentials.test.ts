@@ -73,3 +73,12 @@ describe('presentedBasic', () => {
     expect(presentedBasic({ authorization: 'Bearer x' })).toBeUndefined();
   });
 });
+
+describe('ADMIN_API_KEY of an empty key', () => {
+  it('is refused', () => {
+    const empty = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    expect(() => parseAdminCredentials({ apiKeySha256: empty })).toThrow(
+      /ADMIN_API_KEY: is the hash of an empty key/,
+    );
+  });
+});

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '@otp/core';
-import { presentedKey } from './api-keys.js';
+import { EMPTY_KEY_SHA256, presentedKey } from './api-keys.js';
 
 /**
  * Who may open the admin routes (Bull Board, /metrics). Only digests are kept, so every
@@ -37,6 +37,8 @@ export function parseAdminCredentials(vars: {
     problems.push(
       'ADMIN_API_KEY: must be the SHA-256 of the key in hex (64 characters): printf %s "$key" | sha256sum',
     );
+  } else if (apiKeySha256?.toLowerCase() === EMPTY_KEY_SHA256) {
+    problems.push('ADMIN_API_KEY: is the hash of an empty key; hash a real key');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const credentials: AdminCredentials = {};

@@ -43,6 +43,12 @@ describe('presentedKey', () => {
     [{ authorization: 'Basic abc', 'x-api-key': 'xyz' }, 'xyz'],
     [{ authorization: 'Basic abc' }, undefined],
     [{}, undefined],
+    // Empty once trimmed: no key at all.
+    [{ 'x-api-key': ' \t ' }, undefined],
+    [{ 'x-api-key': '' }, undefined],
+    // Only ASCII space and tab are padding; a non-breaking space is part of the key.
+    [{ 'x-api-key': '\u00a0' }, '\u00a0'],
+    [{ 'x-api-key': ' key\u00a0\t' }, 'key\u00a0'],
   ])('%j → %s', (headers, expected) => {
     expect(presentedKey(headers)).toBe(expected);
   });
@@ -55,5 +61,21 @@ describe('matchApiKey', () => {
     expect(matchApiKey(entries, 'key-a')?.name).toBe('a');
     expect(matchApiKey(entries, 'key-c')).toBeUndefined();
     expect(matchApiKey([], 'key-a')).toBeUndefined();
+  });
+});
+
+describe('the hash of an empty key', () => {
+  const EMPTY = sha('');
+  it('is refused at config time, naming the entry', () => {
+    expect(() => parseApiKeys(`blank:${EMPTY}`)).toThrow(
+      /API_KEYS entry "blank": the hash is that of an empty key/,
+    );
+    expect(() => parseApiKeys(`blank:${EMPTY.toUpperCase()}`)).toThrow(/empty key/);
+  });
+
+  it('is never matched by an empty or blank key', () => {
+    const entries = [{ name: 'blank', sha256: Buffer.from(EMPTY, 'hex') }];
+    expect(matchApiKey(entries, '')).toBeUndefined();
+    expect(presentedKey({ 'x-api-key': '\u00a0' })).not.toBe('');
   });
 });

@@ -12,6 +12,13 @@ export interface ApiKeyEntry {
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const HEX64 = /^[0-9a-f]{64}$/i;
+/** sha256(""): an entry with this hash would be matched by an empty (or blank) key. */
+export const EMPTY_KEY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/** Trims ASCII spaces and tabs only: a non-breaking space is part of a key, not padding. */
+export function trimKey(value: string): string {
+  return value.replace(/^[ \t]+|[ \t]+$/g, '');
+}
 
 /**
  * Parses API_KEYS: `name:sha256hex[:per-minute quota]`, comma-separated. Make an entry
@@ -29,6 +36,8 @@ export function parseApiKeys(value: string): ApiKeyEntry[] {
     else if (names.has(name)) problems.push(`${where}: the name is used twice`);
     if (!HEX64.test(hash))
       problems.push(`${where}: the second part must be a SHA-256 in hex (64 characters)`);
+    else if (hash.toLowerCase() === EMPTY_KEY_SHA256)
+      problems.push(`${where}: the hash is that of an empty key; hash a real key`);
     const perMinute = quota === undefined || quota === '' ? undefined : Number(quota);
     if (perMinute !== undefined && (!Number.isInteger(perMinute) || perMinute < 1)) {
       problems.push(`${where}: the quota must be a whole number of requests per minute`);
@@ -49,7 +58,10 @@ export function presentedKey(headers: Record<string, string | string[] | undefin
     if (match?.[1]) return match[1];
   }
   const header = headers['x-api-key'];
-  return typeof header === 'string' && header.length > 0 ? header.trim() : undefined;
+  if (typeof header !== 'string') return undefined;
+  // A key that is empty once trimmed is no key: it must never reach the comparison.
+  const key = trimKey(header);
+  return key.length > 0 ? key : undefined;
 }
 
 /**
@@ -57,6 +69,7 @@ export function presentedKey(headers: Record<string, string | string[] | undefin
  * so the answer's timing says nothing about which key (or how much of one) matched.
  */
 export function matchApiKey(entries: readonly ApiKeyEntry[], key: string): ApiKeyEntry | undefined {
+  if (key.length === 0) return undefined;
   const digest = createHash('sha256').update(key, 'utf8').digest();
   let found: ApiKeyEntry | undefined;
   for (const entry of entries) {

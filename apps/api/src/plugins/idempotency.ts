@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
-import { AppError, ErrorCode } from '@otp/core';
+import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppError, ErrorCode, LuaScript } from '@otp/core';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { REDIS_ERROR_CODES, whileRedisAnswers } from '../services/redis-errors.js';
@@ -10,7 +11,7 @@ declare module 'fastify' {
     idempotency: preHandlerAsyncHookHandler;
   }
   interface FastifyRequest {
-    idempotency: { key: string; bodyHash: string } | null;
+    idempotency: IdempotencyClaim | null;
   }
 }
 
@@ -26,16 +27,53 @@ export interface IdempotencyPluginOptions {
   keyPrefix: string;
   /** How long an answer is replayed. @defaultValue 86400 (24 h) */
   ttlSeconds?: number;
+  /**
+   * How long a claim without an answer blocks the key: a request that died (or whose
+   * answer could not be recorded) frees the key for a retry this soon. @defaultValue 60
+   */
+  pendingTtlSeconds?: number;
+}
+
+export interface IdempotencyClaim {
+  key: string;
+  bodyHash: string;
+  /** How long a finished answer is replayed. */
+  ttlSeconds: number;
+  /** The pending record as written: only this exact claim is released. */
+  pendingValue: string;
 }
 
 type Stored =
-  | { state: 'pending'; bodyHash: string }
+  | { state: 'pending'; bodyHash: string; nonce?: string }
   | { state: 'done'; bodyHash: string; statusCode: number; payload: string; contentType: string };
 
 // Printable ASCII, as Stripe and the IETF draft allow; long enough for any UUID scheme.
 const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+/** The stored form of a finished answer, as replayed to a retry with the same key. */
+export function doneRecord(claim: IdempotencyClaim, statusCode: number, payload: string): string {
+  const done: Stored = {
+    state: 'done',
+    bodyHash: claim.bodyHash,
+    statusCode,
+    payload,
+    contentType: 'application/json; charset=utf-8',
+  };
+  return JSON.stringify(done);
+}
+
+// Frees a claim after an error answer, unless something finished it meanwhile: a verify
+// that spent its code after its own request gave up has written its 200 there.
+const releaseScript = new LuaScript(
+  'idempotency-release',
+  `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`,
+  1,
+);
 
 /**
  * `Idempotency-Key` (as in Stripe and draft-ietf-httpapi-idempotency-key-header): the first
@@ -44,11 +82,32 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
  * answers are kept: after an error the client may retry with the same key.
  */
 export default fp<IdempotencyPluginOptions>(
-  async (fastify, { keyPrefix, ttlSeconds = 86_400 }) => {
+  async (fastify, { keyPrefix, ttlSeconds = 86_400, pendingTtlSeconds = 60 }) => {
     fastify.decorateRequest('idempotency', null);
     const redisKey = (request: FastifyRequest, key: string) =>
-      // Scoped to the API key, so one client cannot replay another's answers.
-      `${keyPrefix}idem:${request.apiKey?.name ?? 'public'}:${sha256(key)}`;
+      // Scoped to the API key, or for anonymous callers to their address, so one client
+      // cannot replay another's answers (and learn its verification id).
+      `${keyPrefix}idem:${request.apiKey?.name ?? `public:${request.clientAddress}`}:${sha256(key)}`;
+
+    const closing = new AbortController();
+    fastify.addHook('onClose', async () => {
+      closing.abort();
+    });
+    async function releaseLater(key: string, value: string, log: FastifyRequest['log']): Promise<void> {
+      for (const delayMs of [500, 1000, 2000, 4000]) {
+        try {
+          await sleep(delayMs, undefined, { signal: closing.signal });
+        } catch {
+          return;
+        }
+        try {
+          await releaseScript.run(fastify.redis, [key], [value]);
+          return;
+        } catch (err) {
+          log.warn({ err }, 'could not release a timed-out idempotency claim; retrying');
+        }
+      }
+    }
 
     const idempotency: preHandlerAsyncHookHandler = async (request, reply) => {
       const header = request.headers['idempotency-key'];
@@ -64,12 +123,18 @@ export default fp<IdempotencyPluginOptions>(
       const body = (request.body ?? {}) as Record<string, unknown>;
       const bodyHash = sha256(JSON.stringify(body, Object.keys(body).sort()));
       const key = redisKey(request, header);
-      const pending: Stored = { state: 'pending', bodyHash };
+      const pending: Stored = { state: 'pending', bodyHash, nonce: randomUUID() };
+      const pendingValue = JSON.stringify(pending);
       const claimed = await whileRedisAnswers(() =>
-        fastify.redis.set(key, JSON.stringify(pending), 'EX', ttlSeconds, 'NX'),
-      );
+        fastify.redis.set(key, pendingValue, 'EX', pendingTtlSeconds, 'NX'),
+      ).catch((err: unknown) => {
+        // The claim may still land after this request gave up: release it once Redis
+        // answers, so the retry is not told "in progress" for a request that is gone.
+        void releaseLater(key, pendingValue, request.log);
+        throw err;
+      });
       if (claimed === 'OK') {
-        request.idempotency = { key, bodyHash };
+        request.idempotency = { key, bodyHash, ttlSeconds, pendingValue };
         return;
       }
       const raw = await whileRedisAnswers(() => fastify.redis.get(key));
@@ -117,9 +182,9 @@ export default fp<IdempotencyPluginOptions>(
             payload,
             contentType: String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8'),
           };
-          await fastify.redis.set(claim.key, JSON.stringify(done), 'KEEPTTL');
+          await fastify.redis.set(claim.key, JSON.stringify(done), 'EX', ttlSeconds);
         } else {
-          await fastify.redis.del(claim.key);
+          await releaseScript.run(fastify.redis, [claim.key], [claim.pendingValue]);
         }
       } catch (err) {
         // The answer itself is fine; a lost record only means a retry is processed anew.

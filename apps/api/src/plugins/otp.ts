@@ -1,4 +1,11 @@
-import { createCodeStore, DEFAULT_SEND_QUEUE, deriveKeys } from '@otp/core';
+import {
+  createCodeStore,
+  DEFAULT_SEND_QUEUE,
+  deriveKeyRing,
+  deriveKeys,
+  heartbeatKeys,
+  liveWorkerTransports,
+} from '@otp/core';
 import { Queue } from 'bullmq';
 import fp from 'fastify-plugin';
 import type { ApiConfig } from '../config.js';
@@ -38,7 +45,12 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
       ttlSeconds: config.otpTtlSeconds,
       maxAttempts: config.otpMaxAttempts,
       resendCooldownSeconds: config.resendCooldownSeconds,
-      failedVerifies: { max: config.failedVerifiesPerHour, windowMs: 3_600_000 },
+      failedVerifies: {
+        max: config.failedVerifiesPerHour,
+        windowMs: 3_600_000,
+        phoneCeiling: config.failedVerifiesCeiling,
+        perClient: config.failedVerifiesPerIpPerHour,
+      },
     });
     fastify.decorate('sendQueue', queue);
     fastify.decorateRequest('phoneCountry', null);
@@ -48,6 +60,7 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
         store,
         queue,
         keys: deriveKeys(config.otpSecret),
+        keyRing: deriveKeyRing(config.otpSecret, config.otpSecretPrevious),
         allowedCountries: config.allowedCountries,
         otpLength: config.otpLength,
         otpTtlSeconds: config.otpTtlSeconds,
@@ -55,6 +68,11 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
         jobOptions: { maxAttempts: config.smsMaxAttempts, backoffDelayMs: config.smsRetryBaseDelayMs },
         debugMode: config.debugMode,
         loopbackExemptFromIpLimit: config.debugMode,
+        liveTransports: () =>
+          liveWorkerTransports(
+            fastify.redis,
+            heartbeatKeys(config.redisKeyPrefix, config.queueName || DEFAULT_SEND_QUEUE),
+          ),
         status: fastify.statusStore,
         limits: { ...config.limits, keyPrefix: config.redisKeyPrefix },
         blockedPrefixes: config.blockedPrefixes,
@@ -63,6 +81,7 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
       }),
     );
     fastify.addHook('onClose', async () => {
+      await fastify.otp.close();
       await queue.close();
     });
   },

@@ -1,16 +1,23 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
+import { doneRecord } from '../plugins/idempotency.js';
 import { described, errorResponses } from '../schemas/errors.js';
 import { SendOtpBody, SendOtpResponse, VerifyOtpBody, VerifyOtpResponse } from '../schemas/otp.js';
-import type { RequestContext } from '../services/otp-service.js';
+import { isLoopback, type RequestContext } from '../services/otp-service.js';
 import { ROUTE_ERRORS } from './route-errors.js';
+
+/** The answer to a right code; also what an Idempotency-Key retry replays. */
+function verifiedAnswer(phone: string) {
+  return { message: 'Код подтвержден', phone_number: phone, verified: true as const };
+}
 
 /** What the OTP service needs to know about the caller, and where it reports the phone's country. */
 function context(request: FastifyRequest): RequestContext {
   return {
     requestId: request.id,
     log: request.log,
-    ip: request.ip,
+    ip: request.clientAddress,
+    loopback: isLoopback(request.ip),
     apiKeyName: request.apiKey?.name,
     onCountry: (country) => {
       request.phoneCountry = country;
@@ -60,6 +67,9 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     {
       config: { otpMetric: 'verify' },
       onRequest: fastify.apiKeyAuth,
+      // A verify whose answer was lost (a timeout) can be retried with the same key and
+      // gets the first answer: a 200 if that request spent the code.
+      preHandler: fastify.idempotency,
       schema: {
         summary: 'Check a one-time code',
         description: 'A right code is spent at once; each wrong one uses up an attempt.',
@@ -72,12 +82,20 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request) => {
-      const { phone } = await fastify.otp.verify(
-        request.body.phone_number,
-        request.body.code,
-        context(request),
-      );
-      return { message: 'Код подтвержден', phone_number: phone, verified: true as const };
+      const claim = request.idempotency;
+      const { phone } = await fastify.otp.verify(request.body.phone_number, request.body.code, {
+        ...context(request),
+        ...(claim
+          ? {
+              verifiedRecord: {
+                key: claim.key,
+                ttlSeconds: claim.ttlSeconds,
+                value: (e164: string) => doneRecord(claim, 200, JSON.stringify(verifiedAnswer(e164))),
+              },
+            }
+          : {}),
+      });
+      return verifiedAnswer(phone);
     },
   );
 };

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError, describeFailure, ErrorCode, type VerificationRecord } from '@otp/core';
 import { described, errorResponses } from '../schemas/errors.js';
 import { VerificationParams, VerificationResponse } from '../schemas/verifications.js';
+import { ownerOf } from '../services/otp-service.js';
 import { whileRedisAnswers } from '../services/redis-errors.js';
 import { ROUTE_ERRORS } from './route-errors.js';
 
@@ -49,7 +50,12 @@ const verificationRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     async (request) => {
       const { id } = request.params;
       const record = await whileRedisAnswers(() => fastify.statusStore.get(id));
-      if (!record) {
+      // Another API key's verification answers exactly like one that does not exist.
+      const readable =
+        record !== undefined &&
+        (record.owner === undefined ||
+          (request.apiKey !== null && record.owner === ownerOf(request.apiKey.name)));
+      if (!record || !readable) {
         throw new AppError(
           ErrorCode.VERIFICATION_NOT_FOUND,
           404,

@@ -111,8 +111,20 @@ export const ERROR_CODES = {
   },
   VERIFY_LIMIT_EXCEEDED: {
     status: 429,
-    meaning: 'too many wrong codes for this number this hour',
+    meaning:
+      'too many failed verifies this hour: for this number from this client, or from this address/API key',
     example: 'Too many failed attempts for this number; try again in 1800 s.',
+  },
+  PHONE_VERIFY_LOCKED: {
+    status: 429,
+    meaning:
+      "this number's verifies are locked for every client (OTP_FAILED_VERIFIES_PER_PHONE_CEILING): no new SMS until `retry_after`",
+    example: 'Verification for this number is locked after too many failed attempts; try again in 1800 s.',
+  },
+  RATE_LIMITED: {
+    status: 429,
+    meaning: 'more than RATE_LIMIT_PER_IP_PER_MINUTE requests from this address; see `retry_after`',
+    example: 'Too many requests from this address; try again in 12 s.',
   },
   API_KEY_QUOTA_EXCEEDED: {
     status: 429,

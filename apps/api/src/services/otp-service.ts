@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { isIPv4 } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AppError,
   type CodeStore,
-  codeDigest,
+  codeDigestCandidates,
+  DEBUG_TRANSPORT,
   ErrorCode,
   generateCode,
   maskPhone,
@@ -13,9 +15,11 @@ import {
   type SecretKeys,
   type SendJobData,
   type SendJobOptionsInput,
+  type SendLimit,
   type StatusStore,
-  sealCode,
+  sealJob,
   sendJobOptions,
+  storedCodeDigest,
 } from '@otp/core';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
@@ -23,6 +27,11 @@ import { REDIS_ERROR_CODES, whileRedisAnswers } from './redis-errors.js';
 import { buildSendLimits, type SendLimitName, type SendLimitSettings } from './send-limits.js';
 
 const LIMIT_ERRORS: Record<SendLimitName, { code: ErrorCode; message: (retryAfter: number) => string }> = {
+  verify_lock: {
+    code: ErrorCode.PHONE_VERIFY_LOCKED,
+    message: (s) =>
+      `Too many failed verifies for this number; no new code can be sent or checked for ${s} s.`,
+  },
   phone_hour: {
     code: ErrorCode.PHONE_SEND_LIMIT,
     message: (s) => `Too many codes sent to this number this hour; try again in ${s} s.`,
@@ -64,6 +73,7 @@ export const SEND_ERROR_CODES = [
   ErrorCode.COUNTRY_NOT_ALLOWED,
   ErrorCode.PHONE_BLOCKED,
   ErrorCode.RESEND_TOO_SOON,
+  ErrorCode.PHONE_VERIFY_LOCKED,
   ...Object.values(LIMIT_ERRORS).map((limit) => limit.code),
   ...REDIS_ERROR_CODES,
 ] as const;
@@ -80,17 +90,30 @@ export const VERIFY_ERROR_CODES = [
   ...REDIS_ERROR_CODES,
 ] as const;
 
+/** The status record's owner for a caller with an API key: only that key reads it back. */
+export function ownerOf(apiKeyName: string): string {
+  return `key:${apiKeyName}`;
+}
+
 export interface OtpServiceOptions {
   store: CodeStore;
   queue: Pick<Queue, 'add'>;
+  /** The current keys: every new digest and job is made with them. */
   keys: SecretKeys;
+  /** Every key a code may have been stored with, current first. @defaultValue [keys] */
+  keyRing?: readonly SecretKeys[];
   allowedCountries: readonly string[];
   otpLength: number;
   otpTtlSeconds: number;
   resendCooldownSeconds: number;
   jobOptions: SendJobOptionsInput;
-  /** Put the code in the answer (no real SMS provider configured). */
+  /** Put the code in the answer (OTP_DEBUG: no real SMS provider configured). */
   debugMode: boolean;
+  /**
+   * The transports live workers on the queue report (their heartbeats). In debug mode a
+   * code is answered only while none of them is a real provider. @defaultValue none
+   */
+  liveTransports?: () => Promise<readonly string[]>;
   /** Records queued and verified for GET /verifications/:id. @defaultValue undefined (not recorded) */
   status?: Pick<StatusStore, 'queued' | 'verified'>;
   limits: SendLimitSettings;
@@ -105,6 +128,8 @@ export interface OtpServiceOptions {
    * development does not hit "try again in 3036 s" after ~20 sends. @defaultValue false
    */
   loopbackExemptFromIpLimit?: boolean;
+  /** Pauses between attempts to undo a timed-out issue. @defaultValue 0.25 s doubling to 8 s */
+  undoRetryDelaysMs?: readonly number[];
 }
 
 export interface SendOutcome {
@@ -118,15 +143,24 @@ export interface SendOutcome {
 export interface RequestContext {
   requestId: string;
   log: FastifyBaseLogger;
-  /** The caller's address (per-IP limits apply only to callers without an API key). */
+  /** The caller's address as limits count it (per-IP limits apply only to callers without an API key). */
   ip?: string;
+  /** The caller's own address is loopback (127.0.0.0/8, ::1): local development. */
+  loopback?: boolean;
   /** Set when the caller presented an API key. */
   apiKeyName?: string;
+  /**
+   * The request's Idempotency-Key record to store in the same step that spends the code,
+   * so a retry whose first answer was lost gets that 200 back.
+   */
+  verifiedRecord?: { key: string; ttlSeconds: number; value: (phone: string) => string };
   /** Told the phone's country as soon as it is known, even if the request then fails (metrics). */
   onCountry?: (country: string) => void;
 }
 
 export interface OtpService {
+  /** Stops background undo retries and waits for those in flight (app close). */
+  close(): Promise<void>;
   send(phoneInput: string | number, ctx: RequestContext): Promise<SendOutcome>;
   verify(
     phoneInput: string | number,
@@ -142,7 +176,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
   /** The address the per-IP limit counts, or undefined when it does not apply to this caller. */
   function ipToLimit(ctx: RequestContext): string | undefined {
     if (ctx.apiKeyName !== undefined) return undefined;
-    if (options.loopbackExemptFromIpLimit && ctx.ip !== undefined && isLoopback(ctx.ip)) return undefined;
+    if (options.loopbackExemptFromIpLimit && ctx.loopback === true) return undefined;
     return ctx.ip;
   }
 
@@ -181,7 +215,67 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
     }
   }
 
+  // Undo of issues whose answer never came back: retried until Redis answers, stopped on close.
+  const undoing = new Set<Promise<void>>();
+  const stopUndo = new AbortController();
+  const undoDelays = options.undoRetryDelaysMs ?? [250, 500, 1000, 2000, 4000, 8000];
+  function undoInBackground(
+    input: { phone: string; verificationId: string; limits: readonly SendLimit[] },
+    log: FastifyBaseLogger,
+  ): void {
+    const run = (async () => {
+      for (const delayMs of [0, ...undoDelays]) {
+        if (delayMs > 0) {
+          try {
+            await sleep(delayMs, undefined, { signal: stopUndo.signal });
+          } catch {
+            break;
+          }
+        }
+        if (stopUndo.signal.aborted) break;
+        try {
+          const undone = await store.revoke(input);
+          log.warn(
+            { verificationId: input.verificationId, undone },
+            'issue undone after Redis did not answer in time',
+          );
+          return;
+        } catch (err) {
+          log.warn(
+            { err, verificationId: input.verificationId },
+            'undo of a timed-out issue failed; retrying',
+          );
+        }
+      }
+      log.error({ verificationId: input.verificationId }, 'gave up undoing a timed-out issue');
+    })();
+    undoing.add(run);
+    void run.finally(() => undoing.delete(run));
+  }
+
+  // Debug mode answers the code only while no live worker on the queue sends real SMS: a
+  // debug API beside a real worker would hand anyone the code of a real phone.
+  async function debugCodeAllowed(log: FastifyBaseLogger): Promise<boolean> {
+    if (!options.liveTransports) return true;
+    try {
+      const real = (await options.liveTransports()).filter((name) => name !== DEBUG_TRANSPORT);
+      if (real.length === 0) return true;
+      log.error(
+        { transports: [...new Set(real)] },
+        'debug mode, but a live worker on this queue sends real SMS: debug_code left out; unset OTP_DEBUG or use another QUEUE_NAME',
+      );
+    } catch (err) {
+      log.error({ err }, 'could not read worker heartbeats: debug_code left out');
+    }
+    return false;
+  }
+
   return {
+    async close() {
+      stopUndo.abort();
+      await Promise.allSettled([...undoing]);
+    },
+
     async send(phoneInput, ctx) {
       const { e164: phone, country } = normalize(phoneInput, ctx);
       refuseBlocked(phone);
@@ -198,14 +292,32 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       });
 
       const issued = await whileRedisAnswers(() =>
-        store.issue({
-          phone,
-          digest: codeDigest(keys.codeHmacKey, phone, code),
-          verificationId,
-          limits,
-          now: at,
-        }),
+        store
+          .issue({
+            phone,
+            digest: storedCodeDigest(keys, phone, code),
+            verificationId,
+            limits,
+            now: at,
+          })
+          .catch((err: unknown) => {
+            // No answer is not "no write": a stalled Redis may still run the issue later,
+            // leaving a code, a cooldown and limit charges nobody received. Undo them all
+            // by verification id, in the background, so the client's retry gets a code.
+            undoInBackground({ phone, verificationId, limits }, ctx.log);
+            throw err;
+          }),
       );
+      if (!issued.ok && issued.reason === 'undone') {
+        throw new AppError(
+          ErrorCode.SERVICE_UNAVAILABLE,
+          503,
+          'The service is temporarily unavailable; try again shortly.',
+          {
+            headers: { 'retry-after': '5' },
+          },
+        );
+      }
       if (!issued.ok) {
         const refusal = issued.reason === 'cooldown' ? 'resend_cooldown' : issued.limit;
         ctx.log.info(
@@ -229,7 +341,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         verificationId,
         expiresIn: options.otpTtlSeconds,
         resendAfter: options.resendCooldownSeconds,
-        ...(options.debugMode ? { debugCode: code } : {}),
+        ...(options.debugMode && (await debugCodeAllowed(log)) ? { debugCode: code } : {}),
       };
       if (testCode !== undefined) {
         // Reviewers and QA: a fixed code and no SMS, but every use is on record.
@@ -237,11 +349,11 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         return answer;
       }
       const data: SendJobData = {
-        v: 1,
+        v: 2,
         verificationId,
-        phone,
+        phoneMasked: maskPhone(phone),
         country,
-        sealedCode: sealCode(keys.jobCipherKey, code, { verificationId, phone }),
+        sealed: sealJob(keys, { verificationId, phone, code }),
         acceptedAt: Date.now(),
         requestId: ctx.requestId,
       };
@@ -253,7 +365,11 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         // The code is stored but no SMS will carry it: take it back so the client's
         // retry is not refused by the cooldown for a code it never received.
         await store.revoke({ phone, verificationId, limits }).catch((revokeErr: unknown) => {
-          log.error({ err: revokeErr }, 'could not revoke code after enqueue failure');
+          log.warn(
+            { err: revokeErr },
+            'could not revoke code after enqueue failure; retrying in the background',
+          );
+          undoInBackground({ phone, verificationId, limits }, log);
         });
         throw err;
       }
@@ -265,6 +381,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
           expiresAt: data.acceptedAt + options.otpTtlSeconds * 1000,
           requestId: ctx.requestId,
           at: data.acceptedAt,
+          ...(ctx.apiKeyName === undefined ? {} : { owner: ownerOf(ctx.apiKeyName) }),
         }),
       );
       log.info('code issued and send queued');
@@ -275,7 +392,25 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       const { e164: phone } = normalize(phoneInput, ctx);
       const code = normalizeCode(codeInput);
       const result = await whileRedisAnswers(() =>
-        store.verify({ phone, digest: codeDigest(keys.codeHmacKey, phone, code), now: now() }),
+        store.verify({
+          phone,
+          digest: codeDigestCandidates(options.keyRing ?? [keys], phone, code),
+          // An API key is one client; otherwise the caller's address is.
+          client: ctx.apiKeyName === undefined ? `ip:${ctx.ip ?? 'unknown'}` : `key:${ctx.apiKeyName}`,
+          // OTP_VERIFIES_PER_IP_PER_HOUR is for anonymous callers: a key's backend verifies
+          // for all its users, and the key has its own quota.
+          limitClient: ctx.apiKeyName === undefined,
+          ...(ctx.verifiedRecord
+            ? {
+                onVerified: {
+                  key: ctx.verifiedRecord.key,
+                  value: ctx.verifiedRecord.value(phone),
+                  ttlSeconds: ctx.verifiedRecord.ttlSeconds,
+                },
+              }
+            : {}),
+          now: now(),
+        }),
       );
       const log = ctx.log.child({
         phone: maskPhone(phone),
@@ -284,12 +419,14 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       switch (result.status) {
         case 'limited':
           log.warn(
-            { retryAfterSeconds: result.retryAfterSeconds },
-            'verify refused: too many failures for this number',
+            { retryAfterSeconds: result.retryAfterSeconds, scope: result.scope },
+            'verify refused: too many failures',
           );
           throw tooMany(
             ErrorCode.VERIFY_LIMIT_EXCEEDED,
-            `Too many failed attempts for this number; try again in ${result.retryAfterSeconds} s.`,
+            result.scope === 'caller'
+              ? `Too many failed attempts from this address; try again in ${result.retryAfterSeconds} s.`
+              : `Too many failed attempts for this number; try again in ${result.retryAfterSeconds} s.`,
             result.retryAfterSeconds,
           );
         case 'verified':

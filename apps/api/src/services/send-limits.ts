@@ -1,10 +1,16 @@
-import type { SendLimit } from '@otp/core';
+import { failedVerifiesKey, type SendLimit } from '@otp/core';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
 /** Limit names the API maps to error codes. */
-export type SendLimitName = 'phone_hour' | 'phone_day' | 'ip_hour' | 'country_day' | 'daily_budget';
+export type SendLimitName =
+  | 'verify_lock'
+  | 'phone_hour'
+  | 'phone_day'
+  | 'ip_hour'
+  | 'country_day'
+  | 'daily_budget';
 
 export interface SendLimitSettings {
   keyPrefix: string;
@@ -16,6 +22,11 @@ export interface SendLimitSettings {
   countryDaily: Readonly<Record<string, number>>;
   /** SMS per UTC day across everything; 0 = off. */
   dailyBudget: number;
+  /**
+   * Failed verifies per phone per hour across clients (the code store counts them): a
+   * number at it is locked, and gets no SMS it could not use. 0 = off. @defaultValue 0
+   */
+  verifyCeiling?: number;
 }
 
 export interface SendContext {
@@ -44,6 +55,15 @@ function msUntilUtcMidnight(now: number): number {
 export function buildSendLimits(settings: SendLimitSettings, ctx: SendContext): SendLimit<SendLimitName>[] {
   const p = settings.keyPrefix;
   const limits: SendLimit<SendLimitName>[] = [];
+  if ((settings.verifyCeiling ?? 0) > 0) {
+    limits.push({
+      name: 'verify_lock',
+      key: failedVerifiesKey(p, ctx.phone),
+      max: settings.verifyCeiling ?? 0,
+      windowMs: HOUR_MS,
+      kind: 'check',
+    });
+  }
   if (settings.perPhonePerHour > 0) {
     limits.push({
       name: 'phone_hour',

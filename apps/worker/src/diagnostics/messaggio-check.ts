@@ -259,10 +259,10 @@ export async function runMessaggioCheck(options: MessaggioCheckOptions): Promise
   // 2. Debug mode: no key, so no SMS at all.
   if (!config.messaggio) {
     say(
-      'FAIL  mode: debug mode is ON: MESSAGGIO_API_KEY is not set, so workers write codes to their log and send no SMS.',
+      'FAIL  mode: debug mode is ON (OTP_DEBUG=true), so workers write codes to their log and send no SMS.',
     );
     say(
-      'Fix: set MESSAGGIO_API_KEY (the project login) and MESSAGGIO_SENDER (the sender code for API) to send real SMS.',
+      'Fix: set MESSAGGIO_API_KEY (the project login) and MESSAGGIO_SENDER (the sender code for API) to send real SMS, and unset OTP_DEBUG.',
     );
     return EXIT.failed;
   }

@@ -12,8 +12,12 @@ export interface CodeStoreOptions {
   maxAttempts: number;
   /** Minimum time between two sends to one phone; 0 turns it off. */
   resendCooldownSeconds: number;
-  /** Wrong verifies allowed per phone across codes, per window; max 0 turns it off. @defaultValue off */
-  failedVerifies?: { max: number; windowMs: number };
+  /**
+   * Failed verifies allowed per window: `max` per (phone, client), `phoneCeiling` per phone
+   * across all clients, `perClient` per client across phones (an address or API key).
+   * Each 0 (or absent) is off. @defaultValue all off
+   */
+  failedVerifies?: { max: number; windowMs: number; phoneCeiling?: number; perClient?: number };
 }
 
 /** One limit on sends, checked and counted atomically with the issue. */
@@ -28,14 +32,17 @@ export interface SendLimit<Name extends string = string> {
   /**
    * `sliding`: exact, any window-long stretch holds at most `max` (a sorted set of send
    * times; for small per-phone and per-IP limits). `fixed`: a counter that resets when its
-   * key expires (for large daily budgets, where the key names the day).
+   * key expires (for large daily budgets, where the key names the day). `check`: refuse
+   * while a sliding set counted elsewhere is full, count nothing (a lock).
    */
-  kind: 'sliding' | 'fixed';
+  kind: 'sliding' | 'fixed' | 'check';
 }
 
 export type IssueResult =
   | { ok: true }
   | { ok: false; reason: 'cooldown'; retryAfterSeconds: number }
+  /** This verification id was undone before its issue reached Redis. */
+  | { ok: false; reason: 'undone'; retryAfterSeconds: number }
   | { ok: false; reason: 'limit'; limit: string; retryAfterSeconds: number };
 
 export type VerifyResult =
@@ -43,7 +50,7 @@ export type VerifyResult =
   | { status: 'invalid'; attemptsLeft: number; verificationId: string }
   | { status: 'attempts_exceeded'; verificationId: string }
   | { status: 'expired' }
-  | { status: 'limited'; retryAfterSeconds: number };
+  | { status: 'limited'; retryAfterSeconds: number; scope: 'client' | 'phone' | 'caller' };
 
 export type LiveResult =
   | { live: true; ttlMs: number }
@@ -65,13 +72,37 @@ export interface CodeStore {
   /** Checks a digest, counts a wrong one, spends a right one: one atomic step. */
   verify(input: {
     phone: string;
-    digest: string /** @defaultValue Date.now() */;
+    /** The digest, or several candidates (one per secret while rotating; see codeDigestCandidates). */
+    digest: string | readonly string[];
+    /** Who is verifying (an API key or an address), for the per-client limits. @defaultValue '' */
+    client?: string;
+    /** Whether `perClient` applies to this client (API keys have quotas instead). @defaultValue true */
+    limitClient?: boolean;
+    /** Written in the same step when the code is spent: the request's idempotent answer. */
+    onVerified?: { key: string; value: string; ttlSeconds: number };
+    /** @defaultValue Date.now() */
     now?: number;
   }): Promise<VerifyResult>;
   /** Whether this verification's code can still be used, so the worker sends no stale SMS. */
   isLive(input: { phone: string; verificationId: string }): Promise<LiveResult>;
-  /** Takes back an issue whose send could not be queued, so the client can simply retry. */
-  revoke(input: { phone: string; verificationId: string; limits?: readonly SendLimit[] }): Promise<void>;
+  /**
+   * Takes back an issue whose send could not be queued, or whose answer never came back,
+   * so the client can simply retry: the code, the cooldown and every limit charge.
+   * Idempotent, and an issue that reaches Redis after its undo changes nothing.
+   * Resolves true when this call undid it, false when it was already undone.
+   */
+  revoke(input: { phone: string; verificationId: string; limits?: readonly SendLimit[] }): Promise<boolean>;
+}
+
+/** How long an undone issue stays marked; a late write arrives within seconds. */
+const UNDO_MARK_TTL_SECONDS = 3600;
+
+/**
+ * The sorted set of failed verifies of one phone across all clients (the ceiling). Send
+ * limits of kind `check` read it to refuse a paid SMS to a number whose verifies are locked.
+ */
+export function failedVerifiesKey(prefix: string, phone: string): string {
+  return `${prefix}verify-fail:{${phone}}`;
 }
 
 /** Codes live in Redis as HMAC digests only; this store never sees a code in clear. */
@@ -82,15 +113,26 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
   // multi-key scripts need.
   const codeKey = (phone: string) => `${prefix}code:{${phone}}`;
   const cooldownKey = (phone: string) => `${prefix}cooldown:{${phone}}`;
-  const failedKey = (phone: string) => `${prefix}verify-fail:{${phone}}`;
+  // Marks an undone issue (by verification id) for as long as a late write could arrive.
+  const undoneKey = (phone: string, verificationId: string) => `${prefix}{${phone}}:undone:${verificationId}`;
+  const failedKey = (phone: string) => failedVerifiesKey(prefix, phone);
+  // New keys carry the phone's hash tag first, so a phone's keys share one cluster slot.
+  const clientFailedKey = (phone: string, client: string) => `${prefix}{${phone}}:vf:${client}`;
+  const callerFailedKey = (client: string) => `${prefix}vf-caller:${client}`;
   const failedVerifies = options.failedVerifies ?? { max: 0, windowMs: 1 };
+  const kindArg = (kind: SendLimit['kind']) => (kind === 'sliding' ? 's' : kind === 'fixed' ? 'f' : 'c');
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
   return {
     async issue({ phone, digest, verificationId, limits = [], now = Date.now() }) {
       const [issued, msLeft, refusedBy] = (await issueScript.run(
         redis,
-        [codeKey(phone), cooldownKey(phone), ...limits.map((limit) => limit.key)],
+        [
+          codeKey(phone),
+          cooldownKey(phone),
+          undoneKey(phone, verificationId),
+          ...limits.map((limit) => limit.key),
+        ],
         [
           digest,
           verificationId,
@@ -98,24 +140,47 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
           resendCooldownSeconds,
           now,
           limits.length,
-          ...limits.flatMap((limit) => [limit.kind === 'sliding' ? 's' : 'f', limit.max, limit.windowMs]),
+          ...limits.flatMap((limit) => [kindArg(limit.kind), limit.max, limit.windowMs]),
         ],
       )) as [number, number, number];
       if (issued === 1) return { ok: true };
+      if (refusedBy === -1) return { ok: false, reason: 'undone', retryAfterSeconds: 0 };
       const limit = limits[refusedBy - 1];
       if (limit) return { ok: false, reason: 'limit', limit: limit.name, retryAfterSeconds: seconds(msLeft) };
       return { ok: false, reason: 'cooldown', retryAfterSeconds: seconds(msLeft) };
     },
 
-    async verify({ phone, digest, now = Date.now() }) {
+    async verify({ phone, digest, client = '', limitClient = true, onVerified, now = Date.now() }) {
       const reply = (await verifyScript.run(
         redis,
-        [codeKey(phone), failedKey(phone)],
-        [digest, maxAttempts, failedVerifies.max, failedVerifies.windowMs, now, `${now}-${randomUUID()}`],
+        [
+          codeKey(phone),
+          clientFailedKey(phone, client),
+          failedKey(phone),
+          callerFailedKey(client),
+          // Unused without an idempotency record; a key of the phone's own slot stands in.
+          onVerified?.key ?? codeKey(phone),
+        ],
+        [
+          typeof digest === 'string' ? digest : digest.join(' '),
+          maxAttempts,
+          failedVerifies.windowMs,
+          now,
+          `${now}-${randomUUID()}`,
+          failedVerifies.max,
+          failedVerifies.phoneCeiling ?? 0,
+          client === '' || !limitClient ? 0 : (failedVerifies.perClient ?? 0),
+          onVerified?.value ?? '',
+          onVerified?.ttlSeconds ?? 0,
+        ],
       )) as [string, (string | number)?, string?];
       switch (reply[0]) {
         case 'limited':
-          return { status: 'limited', retryAfterSeconds: seconds(Number(reply[1])) };
+          return {
+            status: 'limited',
+            retryAfterSeconds: seconds(Number(reply[1])),
+            scope: reply[2] as 'client' | 'phone' | 'caller',
+          };
         case 'verified':
           return { status: 'verified', verificationId: String(reply[1]) };
         case 'invalid':
@@ -141,11 +206,17 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
     },
 
     async revoke({ phone, verificationId, limits = [] }) {
-      await revokeScript.run(
+      const undone = await revokeScript.run(
         redis,
-        [codeKey(phone), cooldownKey(phone), ...limits.map((limit) => limit.key)],
-        [verificationId, ...limits.map((limit) => (limit.kind === 'sliding' ? 's' : 'f'))],
+        [
+          codeKey(phone),
+          cooldownKey(phone),
+          undoneKey(phone, verificationId),
+          ...limits.map((limit) => limit.key),
+        ],
+        [verificationId, UNDO_MARK_TTL_SECONDS, ...limits.map((limit) => kindArg(limit.kind))],
       );
+      return undone === 1;
     },
   };
 }

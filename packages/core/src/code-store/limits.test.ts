@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../../test/redis.js';
-import { type CodeStore, createCodeStore, type SendLimit } from './code-store.js';
+import { type CodeStore, createCodeStore, failedVerifiesKey, type SendLimit } from './code-store.js';
 
 let redis: Redis;
 const prefix = uniquePrefix('limits');
@@ -17,7 +17,12 @@ afterAll(async () => {
   await redis.quit();
 });
 
-function store(failedVerifies?: { max: number; windowMs: number }): CodeStore {
+function store(failedVerifies?: {
+  max: number;
+  windowMs: number;
+  phoneCeiling?: number;
+  perClient?: number;
+}): CodeStore {
   return createCodeStore({
     redis,
     keyPrefix: prefix,
@@ -138,6 +143,7 @@ describe('failed verifies per phone, across codes', () => {
     expect(await s.verify({ phone, digest: 'right-2', now: t0 + 3 })).toEqual({
       status: 'limited',
       retryAfterSeconds: 3600,
+      scope: 'client',
     });
     expect(await s.verify({ phone, digest: 'right-2', now: t0 + HOUR + 1 })).toEqual({
       status: 'verified',
@@ -157,5 +163,139 @@ describe('failed verifies per phone, across codes', () => {
     const s = store({ max: 0, windowMs: HOUR });
     const phone = nextPhone();
     for (let i = 0; i < 5; i++) expect(await s.verify({ phone, digest: 'x' })).toEqual({ status: 'expired' });
+  });
+});
+
+describe('failed verifies per (phone, client), with a per-phone ceiling and a per-client limit', () => {
+  it('locks out only the failing client: a right code from another client still verifies', async () => {
+    const s = store({ max: 3, windowMs: HOUR, phoneCeiling: 100 });
+    const phone = nextPhone();
+    await s.issue({ phone, digest: 'right', verificationId: 'v1' });
+    // The attacker guesses from its own address until it is locked out...
+    for (let i = 0; i < 3; i++) {
+      expect(await s.verify({ phone, digest: `wrong-${i}`, client: 'ip:198.51.100.1' })).toMatchObject({
+        status: 'invalid',
+      });
+    }
+    expect(await s.verify({ phone, digest: 'right', client: 'ip:198.51.100.1' })).toMatchObject({
+      status: 'limited',
+      scope: 'client',
+    });
+    // ...while the real user's right code, from another client, verifies.
+    expect(await s.verify({ phone, digest: 'right', client: 'ip:203.0.113.5' })).toEqual({
+      status: 'verified',
+      verificationId: 'v1',
+    });
+  });
+
+  it('also locks a number that never asked for a code only for the failing client', async () => {
+    const s = store({ max: 2, windowMs: HOUR, phoneCeiling: 100 });
+    const phone = nextPhone();
+    for (let i = 0; i < 2; i++) await s.verify({ phone, digest: 'x', client: 'ip:a' });
+    expect(await s.verify({ phone, digest: 'x', client: 'ip:a' })).toMatchObject({ status: 'limited' });
+    await s.issue({ phone, digest: 'right', verificationId: 'v1' });
+    expect(await s.verify({ phone, digest: 'right', client: 'ip:b' })).toMatchObject({ status: 'verified' });
+  });
+
+  it('bounds the total per phone across clients with the ceiling', async () => {
+    const s = store({ max: 3, windowMs: HOUR, phoneCeiling: 5 });
+    const phone = nextPhone();
+    await s.issue({ phone, digest: 'right', verificationId: 'v1' });
+    for (const client of ['a', 'b', 'c', 'd', 'e']) {
+      // Each client guesses once: per-code attempts (5) and the ceiling (5) both fill.
+      await s.verify({ phone, digest: 'wrong', client });
+    }
+    expect(await s.verify({ phone, digest: 'right', client: 'fresh' })).toMatchObject({
+      status: 'limited',
+      scope: 'phone',
+    });
+  });
+
+  it('counts wrong attempts per code across all clients: guesses per code never rise', async () => {
+    const s = store({ max: 3, windowMs: HOUR, phoneCeiling: 100 });
+    const phone = nextPhone();
+    await s.issue({ phone, digest: 'right', verificationId: 'v1' });
+    for (let i = 0; i < 5; i++) await s.verify({ phone, digest: 'wrong', client: `client-${i}` });
+    expect(await s.verify({ phone, digest: 'right', client: 'another' })).toEqual({
+      status: 'attempts_exceeded',
+      verificationId: 'v1',
+    });
+  });
+
+  it('limits failed verifies per client across phones', async () => {
+    const s = store({ max: 10, windowMs: HOUR, phoneCeiling: 100, perClient: 3 });
+    for (let i = 0; i < 3; i++) await s.verify({ phone: nextPhone(), digest: 'x', client: 'key:scraper' });
+    const phone = nextPhone();
+    await s.issue({ phone, digest: 'right', verificationId: 'v1' });
+    expect(await s.verify({ phone, digest: 'right', client: 'key:scraper' })).toMatchObject({
+      status: 'limited',
+      scope: 'caller',
+    });
+    expect(await s.verify({ phone, digest: 'right', client: 'key:other' })).toMatchObject({
+      status: 'verified',
+    });
+  });
+
+  it('refuses a send while the ceiling is full (a check-only limit), taking nothing', async () => {
+    const s = store({ max: 3, windowMs: HOUR, phoneCeiling: 2 });
+    const phone = nextPhone();
+    const lock: SendLimit = {
+      name: 'verify_lock',
+      key: failedVerifiesKey(prefix, phone),
+      max: 2,
+      windowMs: HOUR,
+      kind: 'check',
+    };
+    expect(await s.issue({ phone, digest: 'd1', verificationId: 'v1', limits: [lock] })).toEqual({
+      ok: true,
+    });
+    await s.verify({ phone, digest: 'wrong', client: 'a' });
+    await s.verify({ phone, digest: 'wrong', client: 'b' });
+    expect(await s.issue({ phone, digest: 'd2', verificationId: 'v2', limits: [lock] })).toMatchObject({
+      ok: false,
+      reason: 'limit',
+      limit: 'verify_lock',
+    });
+    // The check counted nothing.
+    expect(await redis.zcard(failedVerifiesKey(prefix, phone))).toBe(2);
+  });
+});
+
+describe('undo of an issue by verification id (revoke)', () => {
+  const fixed = (name: string, max: number): SendLimit => ({
+    name,
+    key: `${prefix}limit:${name}`,
+    max,
+    windowMs: HOUR,
+    kind: 'fixed',
+  });
+
+  it('is idempotent: a second undo gives nothing back twice', async () => {
+    const s = store();
+    const phone = nextPhone();
+    const budget = fixed(`budget-${phone}`, 100);
+    const hour = sliding(`hour-${phone}`, 5);
+    await s.issue({ phone, digest: 'd', verificationId: 'v1', limits: [hour, budget] });
+    await s.issue({ phone, digest: 'd2', verificationId: 'v0', limits: [hour, budget] });
+    // v0 replaced v1's code; undoing v0 twice gives back one send, once.
+    expect(await s.revoke({ phone, verificationId: 'v0', limits: [hour, budget] })).toBe(true);
+    expect(await s.revoke({ phone, verificationId: 'v0', limits: [hour, budget] })).toBe(false);
+    expect(await redis.get(budget.key)).toBe('1');
+    expect(await redis.zrange(hour.key, 0, -1)).toEqual(['v1']);
+  });
+
+  it('makes an issue that arrives after its undo a no-op', async () => {
+    const s = store();
+    const phone = nextPhone();
+    const budget = fixed(`budget-late-${phone}`, 100);
+    expect(await s.revoke({ phone, verificationId: 'late', limits: [budget] })).toBe(true);
+    // The undo took nothing it had not counted.
+    expect(await redis.get(budget.key)).toBeNull();
+    expect(await s.issue({ phone, digest: 'd', verificationId: 'late', limits: [budget] })).toMatchObject({
+      ok: false,
+      reason: 'undone',
+    });
+    expect(await redis.exists(`${prefix}code:{${phone}}`)).toBe(0);
+    expect(await redis.get(budget.key)).toBeNull();
   });
 });

@@ -9,11 +9,12 @@ import { LuaScript } from './lua-script.js';
  * nothing. Limits are sliding windows (a sorted set of send times, exact) or fixed windows
  * (a counter whose key expires with its window, e.g. a UTC day).
  *
- * KEYS: code hash, cooldown string, then one key per limit.
+ * KEYS: code hash, cooldown string, the issue's undo mark, then one key per limit.
  * ARGV: digest, verification id, ttl s, cooldown s, now ms, limit count, then per limit:
- *   kind ('s' sliding | 'f' fixed), max, window ms.
+ *   kind ('s' sliding | 'f' fixed | 'c' check a sliding set counted elsewhere), max, window ms.
  * Returns {1, 0, 0} when issued, {0, ms left, 0} while the cooldown runs, {0, ms left, i}
- * when limit i (1-based) is full.
+ * when limit i (1-based) is full, {0, 0, -1} when this verification id was already undone
+ * (a write that arrives after its own undo changes nothing).
  */
 export const issueScript = new LuaScript(
   'otp-issue',
@@ -21,14 +22,15 @@ export const issueScript = new LuaScript(
 local cooldown = tonumber(ARGV[4])
 local now = tonumber(ARGV[5])
 local n = tonumber(ARGV[6])
+if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 0, -1} end
 if cooldown > 0 then
   local left = redis.call('PTTL', KEYS[2])
   if left > 0 then return {0, left, 0} end
 end
 for i = 1, n do
-  local key = KEYS[2 + i]
+  local key = KEYS[3 + i]
   local kind, max, window = ARGV[4 + 3 * i], tonumber(ARGV[5 + 3 * i]), tonumber(ARGV[6 + 3 * i])
-  if kind == 's' then
+  if kind == 's' or kind == 'c' then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
     if redis.call('ZCARD', key) >= max then
       local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
@@ -41,11 +43,13 @@ for i = 1, n do
   end
 end
 for i = 1, n do
-  local key = KEYS[2 + i]
+  local key = KEYS[3 + i]
   local kind, window = ARGV[4 + 3 * i], tonumber(ARGV[6 + 3 * i])
   if kind == 's' then
     redis.call('ZADD', key, now, ARGV[2])
     redis.call('PEXPIRE', key, window)
+  elseif kind == 'c' then
+    -- check only: a lock read here, counted elsewhere
   elseif redis.call('INCR', key) == 1 then
     redis.call('PEXPIRE', key, window)
   end
@@ -60,31 +64,46 @@ return {1, 0, 0}
 );
 
 /**
- * KEYS: code hash, failed-verifies sorted set (per phone, across codes).
- * ARGV: digest, max attempts, failures allowed per window (0 = off), window ms, now ms, nonce.
+ * KEYS: code hash, then three failed-verify sorted sets: per (phone, client), per phone
+ * across clients (the ceiling), per client across phones (an IP or API key), then the
+ * request's idempotency record ('' ARGV[9] = none).
+ * ARGV: digest candidates (space-separated, see codeDigestCandidates), max attempts,
+ * window ms, now ms, nonce, then the three maxima in KEYS
+ * order (0 = that limit is off), then the idempotency record to store when the code is
+ * spent, and its ttl s: a request that spends a code but whose answer is lost (a Redis
+ * timeout) leaves its 200 behind for the retry with the same Idempotency-Key.
  * Returns {'verified', id} | {'invalid', attempts left, id} | {'expired'} |
- * {'attempts_exceeded', id} | {'limited', ms left}.
+ * {'attempts_exceeded', id} | {'limited', ms left, scope} where scope is 'client', 'phone'
+ * (the ceiling) or 'caller'.
  * A dead code (attempts used up) is kept until its TTL so the right code still fails.
- * Every outcome but 'verified' counts as a failure, an unknown number included, so the
- * limit says nothing about whether a number ever asked for a code.
+ * Every outcome but 'verified' counts as a failure in all three, an unknown number
+ * included, so the limits say nothing about whether a number ever asked for a code.
+ * Wrong attempts per code are counted on the code itself, across all clients.
  */
 export const verifyScript = new LuaScript(
   'otp-verify',
   `
-local fail_max = tonumber(ARGV[3])
-local window = tonumber(ARGV[4])
-local now = tonumber(ARGV[5])
-if fail_max > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
-  if redis.call('ZCARD', KEYS[2]) >= fail_max then
-    local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-    return {'limited', math.max(1, tonumber(oldest[2]) + window - now)}
+local window = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+local scopes = {'client', 'phone', 'caller'}
+local order = {3, 1, 2}
+for _, i in ipairs(order) do
+  local max = tonumber(ARGV[5 + i])
+  local key = KEYS[1 + i]
+  if max > 0 then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+    if redis.call('ZCARD', key) >= max then
+      local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      return {'limited', math.max(1, tonumber(oldest[2]) + window - now), scopes[i]}
+    end
   end
 end
 local function failed()
-  if fail_max > 0 then
-    redis.call('ZADD', KEYS[2], now, ARGV[6])
-    redis.call('PEXPIRE', KEYS[2], window)
+  for i = 1, 3 do
+    if tonumber(ARGV[5 + i]) > 0 then
+      redis.call('ZADD', KEYS[1 + i], now, ARGV[5])
+      redis.call('PEXPIRE', KEYS[1 + i], window)
+    end
   end
 end
 local rec = redis.call('HMGET', KEYS[1], 'd', 'id', 'a')
@@ -99,8 +118,21 @@ if attempts >= max then
   failed()
   return {'attempts_exceeded', rec[2]}
 end
+-- ARGV[1] holds one candidate per secret, space-separated: take the one made with the
+-- stored digest's key id ('<id>:<hex>'; none = a digest from before key ids).
+local function key_id(value)
+  local colon = string.find(value, ':', 1, true)
+  if colon then return string.sub(value, 1, colon - 1) end
+  return ''
+end
+local given = ''
+for candidate in string.gmatch(ARGV[1], '%S+') do
+  if key_id(candidate) == key_id(stored) then
+    given = candidate
+    break
+  end
+end
 -- Constant-time comparison: every byte is visited whatever the first difference.
-local given = ARGV[1]
 local diff = 0
 if #stored ~= #given then diff = 1 end
 for i = 1, #given do
@@ -108,13 +140,14 @@ for i = 1, #given do
 end
 if diff == 0 then
   redis.call('DEL', KEYS[1])
+  if ARGV[9] ~= '' then redis.call('SET', KEYS[5], ARGV[9], 'EX', ARGV[10]) end
   return {'verified', rec[2]}
 end
 failed()
 attempts = redis.call('HINCRBY', KEYS[1], 'a', 1)
 return {'invalid', max - attempts, rec[2]}
 `,
-  2,
+  5,
 );
 
 /**
@@ -134,21 +167,33 @@ return {'live', redis.call('PTTL', KEYS[1])}
 );
 
 /**
- * KEYS: code hash, cooldown, then the limit keys the issue counted against.
- * ARGV: verification id, then one kind ('s' | 'f') per limit.
- * Undoes an issue whose job could not be enqueued, only if nothing newer replaced it, and
- * gives back what it took from each limit: a send that never happened costs nothing.
+ * KEYS: code hash, cooldown, the issue's undo mark, then the limit keys the issue counted
+ * against. ARGV: verification id, undo mark ttl s, then one kind ('s' | 'f' | 'c') per limit.
+ * Undoes an issue whose job could not be enqueued (or whose answer never came back), only
+ * if nothing newer replaced it, and gives back what it took from each limit: a send that
+ * never happened costs nothing. Idempotent: the undo mark makes a second undo a no-op, and
+ * an issue that arrives after its undo is refused by the issue script.
+ * Returns 1 when this call undid the issue, 0 when it was already undone.
  */
 export const revokeScript = new LuaScript(
   'otp-revoke',
   `
 local id = ARGV[1]
+if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+-- Did the issue run? Its code is still the current one, or a sliding limit holds its id.
+-- If not, the mark alone is enough: the issue, should it still arrive, is refused.
+local ran = redis.call('HGET', KEYS[1], 'id') == id
+for i = 4, #KEYS do
+  if not ran and ARGV[i - 1] == 's' and redis.call('ZSCORE', KEYS[i], id) then ran = true end
+end
+if not ran then return 1 end
 if redis.call('HGET', KEYS[1], 'id') == id then redis.call('DEL', KEYS[1]) end
 if redis.call('GET', KEYS[2]) == id then redis.call('DEL', KEYS[2]) end
-for i = 3, #KEYS do
-  if ARGV[i - 1] == 's' then
+for i = 4, #KEYS do
+  local kind = ARGV[i - 1]
+  if kind == 's' then
     redis.call('ZREM', KEYS[i], id)
-  elseif (tonumber(redis.call('GET', KEYS[i])) or 0) > 0 then
+  elseif kind == 'f' and (tonumber(redis.call('GET', KEYS[i])) or 0) > 0 then
     redis.call('DECR', KEYS[i])
   end
 end

@@ -39,6 +39,18 @@ describe('parseEnv', () => {
     expect(message).not.toContain('short');
   });
 
+  it('masks the password of a URL variable in its error', () => {
+    const schema = Type.Object({ REDIS_URL: Type.String({ pattern: '^rediss?://' }) });
+    let message = '';
+    try {
+      parseEnv(schema, { REDIS_URL: 'http://:hunter2@redis:6379' });
+    } catch (err) {
+      message = (err as ConfigError).message;
+    }
+    expect(message).toMatch(/REDIS_URL: .*http:\/\/:\*\*\*@redis:6379/);
+    expect(message).not.toContain('hunter2');
+  });
+
   it('refuses out-of-range numbers', () => {
     expect(() => parseEnv(Schema, { PORT: '70000' })).toThrow(/PORT/);
   });
@@ -50,18 +62,29 @@ describe('resolveOtpSecret / resolveDebugMode', () => {
       secret: DEV_OTP_SECRET,
       insecureDefault: true,
     });
-    expect(resolveOtpSecret('production', 'x'.repeat(32))).toEqual({
-      secret: 'x'.repeat(32),
+    expect(resolveOtpSecret('production', 'ab'.repeat(32))).toEqual({
+      secret: 'ab'.repeat(32),
       insecureDefault: false,
     });
     expect(() => resolveOtpSecret('production', undefined)).toThrow(/OTP_SECRET/);
   });
 
-  it('is in debug mode exactly when no Messaggio key is set, never in production', () => {
-    expect(resolveDebugMode('development', undefined)).toBe(true);
-    expect(resolveDebugMode('development', 'login')).toBe(false);
-    expect(resolveDebugMode('production', 'login')).toBe(false);
-    expect(() => resolveDebugMode('production', undefined)).toThrow(/MESSAGGIO_API_KEY/);
+  it('is in debug mode only when asked (OTP_DEBUG), never with a provider, never in production', () => {
+    expect(resolveDebugMode('development', true, false)).toBe(true);
+    expect(resolveDebugMode('development', false, true)).toBe(false);
+    expect(resolveDebugMode('production', false, true)).toBe(false);
+    expect(() => resolveDebugMode('development', false, false)).toThrow(/OTP_DEBUG=true/);
+    expect(() => resolveDebugMode('production', false, false, 'X_API_KEY')).toThrow(/set X_API_KEY/);
+    expect(() => resolveDebugMode('development', true, true)).toThrow(/OTP_DEBUG: must be off/);
+    expect(() => resolveDebugMode('production', true, false)).toThrow(/OTP_DEBUG: must be off/);
+  });
+
+  it('refuses the development secret with a provider key, and weak secrets in production', () => {
+    expect(() => resolveOtpSecret('development', undefined, true)).toThrow(/OTP_SECRET/);
+    expect(() => resolveOtpSecret('test', DEV_OTP_SECRET, true)).toThrow(/OTP_SECRET/);
+    expect(() => resolveOtpSecret('production', 'x'.repeat(64))).toThrow(/repeated/);
+    expect(() => resolveOtpSecret('production', 'ab'.repeat(31))).toThrow(/32 random bytes/);
+    expect(resolveOtpSecret('development', 'x'.repeat(32), true).secret).toBe('x'.repeat(32));
   });
 });
 

@@ -1,6 +1,7 @@
 import Type, { type Static, type TObject, type TProperties } from 'typebox';
 import Value from 'typebox/value';
 import { ConfigError } from '../errors.js';
+import { maskUrlPassword } from '../logging/redact.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -54,7 +55,7 @@ export function parseEnv<P extends TProperties>(
     }
     if (!name) continue;
     bad.add(name);
-    const shown = isSecretName(name) ? '(hidden)' : JSON.stringify(env[name]);
+    const shown = isSecretName(name) ? '(hidden)' : JSON.stringify(maskUrlPassword(env[name] ?? ''));
     found.push(`${name}: ${error.message} (got ${shown})`);
   }
   if (found.length === 0) return value as Static<TObject<P>>;
@@ -87,10 +88,14 @@ export const SharedEnv = {
   QUEUE_NAME: Type.String({ default: 'otp-sms', pattern: '^[A-Za-z0-9_-]+$' }),
   QUEUE_PREFIX: Type.String({ default: 'bull', pattern: '^[A-Za-z0-9_:-]+$' }),
   OTP_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  // The secret before a rotation: still opens codes and jobs made with it, makes nothing new.
+  OTP_SECRET_PREVIOUS: Type.Optional(Type.String({ minLength: 32 })),
   OTP_LENGTH: Type.Integer({ default: 6, minimum: 4, maximum: 10 }),
   OTP_TTL_SECONDS: Type.Integer({ default: 600, minimum: 30, maximum: 86_400 }),
   OTP_MAX_ATTEMPTS: Type.Integer({ default: 5, minimum: 1, maximum: 100 }),
   MESSAGGIO_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  // Explicit opt-in: codes in answers and logs, no SMS. Never implied by a missing key.
+  OTP_DEBUG: Type.Boolean({ default: false }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info' },
@@ -99,8 +104,9 @@ export const SharedEnv = {
 };
 
 /**
- * The secret used when OTP_SECRET is unset outside production: the API and worker must
- * agree on it, so it is a constant, and start-up logs a warning while it is in use.
+ * The secret used when OTP_SECRET is unset in local development: the API and worker must
+ * agree on it, so it is a constant, and start-up logs a warning while it is in use. It is
+ * public, so it is refused wherever a code could reach a real phone.
  */
 export const DEV_OTP_SECRET = 'insecure-development-secret-do-not-use-in-production';
 
@@ -109,29 +115,98 @@ export interface ResolvedSecret {
   insecureDefault: boolean;
 }
 
-/** OTP_SECRET, or the development constant; production without it is a ConfigError. */
-export function resolveOtpSecret(nodeEnv: string, secret: string | undefined): ResolvedSecret {
-  if (secret) return { secret, insecureDefault: false };
-  if (nodeEnv === 'production') {
-    throw new ConfigError([
-      'OTP_SECRET: is required when NODE_ENV=production (32+ random characters, the same on the API and every worker; e.g. `openssl rand -hex 32`)',
-    ]);
+const SECRET_HINT = 'e.g. `openssl rand -hex 32`, the same on the API and every worker';
+
+/**
+ * Why a production secret is too weak, or undefined. A secret must carry 32 bytes: 64 hex
+ * characters, or 43 of anything else (base64url of 32 bytes); one repeated character and
+ * the built-in constant carry none.
+ */
+export function weakSecretProblem(name: string, secret: string): string | undefined {
+  if (secret === DEV_OTP_SECRET) return `${name}: is the public built-in development secret (${SECRET_HINT})`;
+  if (new Set(secret).size <= 1) return `${name}: is one character repeated (${SECRET_HINT})`;
+  const hex = /^[0-9a-f]+$/i.test(secret);
+  if (hex ? secret.length < 64 : secret.length < 43) {
+    return `${name}: must carry at least 32 random bytes: 64 hex or 43 base64url characters (${SECRET_HINT})`;
   }
-  return { secret: DEV_OTP_SECRET, insecureDefault: true };
+  return undefined;
 }
 
 /**
- * Debug mode (codes in logs and answers instead of SMS) is on exactly when no Messaggio
- * key is set; production refuses to run that way.
+ * OTP_SECRET, or the development constant. The constant is only for local development:
+ * refused with NODE_ENV=production or when a provider key is set (real SMS would then carry
+ * codes anyone can forge); production also refuses a weak secret.
  */
-export function resolveDebugMode(nodeEnv: string, apiKey: string | undefined): boolean {
-  if (apiKey) return false;
-  if (nodeEnv === 'production') {
+export function resolveOtpSecret(
+  nodeEnv: string,
+  secret: string | undefined,
+  providerConfigured = false,
+): ResolvedSecret {
+  const production = nodeEnv === 'production';
+  if (secret === undefined || secret === DEV_OTP_SECRET) {
+    if (production || providerConfigured) {
+      const why = production ? 'NODE_ENV=production' : 'a provider key (MESSAGGIO_API_KEY) is set';
+      throw new ConfigError([
+        `OTP_SECRET: is required when ${why}; the built-in development secret is public (32+ random bytes, ${SECRET_HINT})`,
+      ]);
+    }
+    return { secret: DEV_OTP_SECRET, insecureDefault: true };
+  }
+  if (production) {
+    const problem = weakSecretProblem('OTP_SECRET', secret);
+    if (problem) throw new ConfigError([problem]);
+  }
+  return { secret, insecureDefault: false };
+}
+
+/** OTP_SECRET_PREVIOUS: accepted while rotating; as strong as OTP_SECRET, and not the same. */
+export function resolvePreviousSecret(
+  nodeEnv: string,
+  previous: string | undefined,
+  current: string | undefined,
+): string | undefined {
+  if (previous === undefined) return undefined;
+  if (previous === current) {
     throw new ConfigError([
-      'MESSAGGIO_API_KEY: is required when NODE_ENV=production (without it codes would only be written to the log)',
+      'OTP_SECRET_PREVIOUS: is the same as OTP_SECRET; unset it once a rotation is over',
     ]);
   }
-  return true;
+  if (nodeEnv === 'production') {
+    const problem = weakSecretProblem('OTP_SECRET_PREVIOUS', previous);
+    if (problem) throw new ConfigError([problem]);
+  }
+  return previous;
+}
+
+/**
+ * Debug mode (codes in logs and answers instead of SMS) is an explicit opt-in, OTP_DEBUG:
+ * never implied by a missing provider key, never together with one, never in production.
+ * `providerVariables` names what configures a provider (e.g. "MESSAGGIO_API_KEY and
+ * MESSAGGIO_SENDER"), for the messages: core knows no provider.
+ */
+export function resolveDebugMode(
+  nodeEnv: string,
+  otpDebug: boolean,
+  providerConfigured: boolean,
+  providerVariables = 'MESSAGGIO_API_KEY',
+): boolean {
+  if (otpDebug) {
+    const problems: string[] = [];
+    if (nodeEnv === 'production') problems.push('OTP_DEBUG: must be off when NODE_ENV=production');
+    if (providerConfigured) {
+      problems.push(
+        `OTP_DEBUG: must be off when an SMS provider is configured (${providerVariables}); unset one of the two`,
+      );
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    return true;
+  }
+  if (!providerConfigured) {
+    throw new ConfigError([
+      `OTP_DEBUG: no SMS provider is configured; set ${providerVariables} to send real SMS, or OTP_DEBUG=true for local development (codes in answers and logs, no SMS)`,
+    ]);
+  }
+  return false;
 }
 
 /**

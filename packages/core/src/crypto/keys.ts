@@ -9,6 +9,11 @@ export interface SecretKeys {
   readonly codeHmacKey: Buffer;
   /** AES-256-GCM key for the code carried in a send job. */
   readonly jobCipherKey: Buffer;
+  /**
+   * Names the secret (not secret itself: a one-way derivation, 8 hex characters). Stored
+   * beside every digest and sealed job, so after a rotation each is opened with its own key.
+   */
+  readonly keyId: string;
 }
 
 // A fixed salt is fine for HKDF when the input key is already high-entropy; it only has
@@ -23,7 +28,32 @@ export function deriveKeys(secret: string): SecretKeys {
   return {
     codeHmacKey: derive(secret, 'code-hmac'),
     jobCipherKey: derive(secret, 'job-cipher'),
+    keyId: derive(secret, 'key-id').toString('hex').slice(0, 8),
   };
+}
+
+/**
+ * The keys in use: OTP_SECRET first (every new digest and job), then OTP_SECRET_PREVIOUS
+ * while rotating, so codes issued and jobs queued before the switch still verify and send.
+ */
+export function deriveKeyRing(secret: string, previous?: string): SecretKeys[] {
+  return previous ? [deriveKeys(secret), deriveKeys(previous)] : [deriveKeys(secret)];
+}
+
+/** The digest as stored: `<key id>:<hex>`, so a verify knows which secret made it. */
+export function storedCodeDigest(keys: SecretKeys, phone: string, code: string): string {
+  return `${keys.keyId}:${codeDigest(keys.codeHmacKey, phone, code)}`;
+}
+
+/**
+ * What a verify compares against the stored digest: one candidate per key in the ring
+ * (the verify script picks the one whose key id matches), then the bare digest of the
+ * current key, for codes stored before key ids existed.
+ */
+export function codeDigestCandidates(ring: readonly SecretKeys[], phone: string, code: string): string[] {
+  const [current] = ring;
+  const legacy = current ? [codeDigest(current.codeHmacKey, phone, code)] : [];
+  return [...ring.map((keys) => storedCodeDigest(keys, phone, code)), ...legacy];
 }
 
 /**

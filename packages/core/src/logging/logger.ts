@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import { type DestinationStream, type Logger, type LoggerOptions, multistream, pino } from 'pino';
 
+import { redactSecretsInText } from './redact.js';
+
 export type { Logger } from 'pino';
 
 export interface LoggerConfig {
@@ -75,6 +77,9 @@ export function createLogger(config: LoggerConfig): Logger {
     base: { service: config.service },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // Secrets inside strings (a URL's password, a webhook path's secret) are masked in the
+    // finished line, wherever in it they ended up.
+    hooks: { streamWrite: redactSecretsInText },
   };
   const pretty = config.pretty && !config.stream ? prettyStream() : undefined;
   const main = config.stream ?? pretty ?? process.stdout;

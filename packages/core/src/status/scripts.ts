@@ -13,7 +13,8 @@ const RANKS = `local rank = {${Object.entries(STATUS_RANK)
 const KEEP_TTL = `if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end`;
 
 /**
- * KEYS: record hash. ARGV: now ms, ttl s, masked phone, country, expires_at ms, request id, queued-at ms.
+ * KEYS: record hash. ARGV: now ms, ttl s, masked phone, country, expires_at ms, request id, queued-at ms,
+ * owner ('' = anyone may read it).
  * Creates the record, or fills in a stub a fast worker wrote before this call arrived (the
  * job is enqueued first). Returns {'applied' | 'stale', previous status or ''}.
  */
@@ -23,6 +24,7 @@ export const queuedScript = new LuaScript(
 local previous = redis.call('HGET', KEYS[1], 'status')
 redis.call('HSET', KEYS[1], 'phone', ARGV[3], 'country', ARGV[4], 'expires_at', ARGV[5])
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'request_id', ARGV[6]) end
+if (ARGV[8] or '') ~= '' then redis.call('HSET', KEYS[1], 'owner', ARGV[8]) end
 local created = tonumber(redis.call('HGET', KEYS[1], 'created_at'))
 if not created or created > tonumber(ARGV[7]) then redis.call('HSET', KEYS[1], 'created_at', ARGV[7]) end
 redis.call('HSETNX', KEYS[1], 't:queued', ARGV[7])

@@ -33,6 +33,8 @@ export interface VerificationRecord {
   country: string;
   /** The API request that issued the code, to find its log lines. */
   requestId?: string;
+  /** Who may read the record (`key:<API key name>`); absent = anyone. */
+  owner?: string;
   createdAt: Date;
   updatedAt: Date;
   /** When the code stops working. */
@@ -104,6 +106,8 @@ export interface StatusStore {
     requestId?: string;
     /** When the API accepted the request, ms since epoch. @defaultValue now */
     at?: number;
+    /** Who may read the record back (the caller's API key); undefined = anyone. */
+    owner?: string;
   }): Promise<WriteResult>;
   /** The worker starts delivery attempt `attempt` (1-based). */
   sending(input: { verificationId: string; attempt: number }): Promise<WriteResult>;
@@ -187,12 +191,12 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
   }
 
   return {
-    async queued({ verificationId, phone, country, expiresAt, requestId, at }) {
+    async queued({ verificationId, phone, country, expiresAt, requestId, at, owner }) {
       const time = now();
       const [outcome, previous] = (await queuedScript.run(
         redis,
         [recordKey(verificationId)],
-        [time, ttlSeconds, maskPhone(phone), country, expiresAt, requestId ?? '', at ?? time],
+        [time, ttlSeconds, maskPhone(phone), country, expiresAt, requestId ?? '', at ?? time, owner ?? ''],
       )) as ['applied' | 'stale', string];
       return previous === '' ? { outcome } : { outcome, previous: previous as StoredStatus };
     },
@@ -264,6 +268,7 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
         phone: fields.phone,
         country: fields.country ?? '',
         ...(fields.request_id ? { requestId: fields.request_id } : {}),
+        ...(fields.owner ? { owner: fields.owner } : {}),
         createdAt: new Date(Number(fields.created_at)),
         updatedAt: new Date(Number(fields.updated_at ?? fields.created_at)),
         expiresAt: new Date(expiresAt),
