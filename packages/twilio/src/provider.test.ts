@@ -118,6 +118,21 @@ describe('send: the wire request', () => {
     expect(fake.messages[0]).toMatchObject({ status: 'accepted', from: null, messagingServiceSid: SERVICE });
   });
 
+  it('adds the verification id to StatusCallback with referenceInCallback', async () => {
+    const referencing = createTwilioProvider({
+      accountSid: ACCOUNT_SID,
+      authToken: AUTH_TOKEN,
+      messagingServiceSid: SERVICE,
+      baseUrl: fake.baseUrl,
+      statusCallbackUrl: 'https://otp.example.com/webhooks/twilio',
+      referenceInCallback: true,
+    });
+    await referencing.send({ ...otp, verificationId: 'ver 1/2' });
+    expect(fake.requests[0]?.form.StatusCallback).toBe(
+      'https://otp.example.com/webhooks/twilio?otp_ref=ver%201%2F2',
+    );
+  });
+
   it('keeps ValidityPeriod within Twilio range', async () => {
     await twilio.send({ ...otp, ttlSeconds: 86_400 });
     await twilio.send({ ...otp, ttlSeconds: 0.2 });
