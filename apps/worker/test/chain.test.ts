@@ -316,3 +316,64 @@ describe('provider chain: Messaggio, then Twilio (both fakes over HTTP, real Red
     expect(logs.text).toMatch(/provider skipped: circuit breaker open/);
   });
 });
+
+describe('provider chain: Messaggio fails mid-traffic (200 codes)', () => {
+  it('delivers all 200 codes while Messaggio answers 503 for a stretch, and counts them per provider', async ({
+    annotate,
+  }) => {
+    const { s, twilio } = await startChain({
+      WORKER_CONCURRENCY: '20',
+      SMS_FAILOVER_AFTER: '2',
+      SMS_BREAKER_FAILURES: '5',
+      SMS_BREAKER_COOLDOWN_MS: '1000',
+      SMS_MAX_ATTEMPTS: '6',
+    });
+    const phases: { name: string; ids: string[] }[] = [];
+    const run = async (name: string, count: number, batch: number) => {
+      const ids: string[] = [];
+      // Batches wait for their codes to go out: traffic keeps flowing while time passes.
+      for (let i = 0; i < count; i += batch) {
+        const sent = [];
+        for (let j = i; j < Math.min(count, i + batch); j++) sent.push((await send(s)).id);
+        await Promise.all(sent.map((id) => statusIs(s, id, ['sent', 'failed'])));
+        ids.push(...sent);
+      }
+      phases.push({ name, ids });
+    };
+
+    await run('codes 1-60, Messaggio up', 60, 20);
+    s.fake.setMode({ kind: 'status', status: 503, title: 'Service Unavailable', detail: 'down' });
+    await run('codes 61-140, Messaggio 503', 80, 20);
+    s.fake.setMode('normal');
+    await run('codes 141-200, Messaggio back', 60, 10);
+
+    const count = async (ids: string[]) => {
+      const records = await Promise.all(ids.map((id) => statusIs(s, id, ['sent', 'failed'])));
+      return {
+        sent: records.filter((r) => r.status === 'sent').length,
+        messaggio: records.filter((r) => r.provider === 'messaggio').length,
+        twilio: records.filter((r) => r.provider === 'twilio').length,
+      };
+    };
+    const counts = await Promise.all(
+      phases.map(async (phase) => ({ name: phase.name, ...(await count(phase.ids)) })),
+    );
+    const total = await count(phases.flatMap((phase) => phase.ids));
+    const transitions = (pattern: RegExp) => s.workerLogs.text.match(pattern)?.length ?? 0;
+    const summary = [
+      ...counts.map((c) => `${c.name}: ${c.sent} sent, messaggio ${c.messaggio}, twilio ${c.twilio}`),
+      `total: ${total.sent}/200 sent, messaggio ${total.messaggio}, twilio ${total.twilio};` +
+        ` requests: messaggio ${s.fake.requests.length} (${s.fake.requests.length - s.fake.sent.length} failed), twilio ${twilio.requests.length}`,
+      `messaggio breaker: opened ${transitions(/circuit breaker opened/g)}x, closed ${transitions(/circuit breaker closed/g)}x`,
+    ].join('\n');
+    await annotate(summary);
+
+    expect(total).toEqual({ sent: 200, messaggio: total.messaggio, twilio: 200 - total.messaggio });
+    expect(counts[0]).toMatchObject({ sent: 60, messaggio: 60, twilio: 0 });
+    // Every code of the outage went through Twilio, none failed.
+    expect(counts[1]).toMatchObject({ sent: 80, messaggio: 0, twilio: 80 });
+    expect(counts[2]?.sent).toBe(60);
+    expect(s.fake.sent.length).toBe(total.messaggio);
+    expect(twilio.messages.length).toBe(total.twilio);
+  }, 120_000);
+});
