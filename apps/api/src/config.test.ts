@@ -44,6 +44,17 @@ describe('loadApiConfig', () => {
     expect(config).toMatchObject({ debugMode: false, insecureSecret: false });
   });
 
+  it('is not in debug mode with Twilio alone (TWILIO_AUTH_TOKEN), in production too', () => {
+    expect(loadApiConfig({ TWILIO_AUTH_TOKEN: 'twilio-token-0123' }).debugMode).toBe(false);
+    const config = loadApiConfig({
+      NODE_ENV: 'production',
+      OTP_SECRET: 's'.repeat(32),
+      TWILIO_AUTH_TOKEN: 'twilio-token-0123',
+    });
+    expect(config).toMatchObject({ debugMode: false });
+    expect(config.webhooks.map((handler) => handler.provider)).toEqual(['twilio']);
+  });
+
   it.each([
     [{ PORT: 'http' }, /PORT/],
     [{ OTP_LENGTH: '3' }, /OTP_LENGTH/],

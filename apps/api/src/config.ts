@@ -73,7 +73,7 @@ export interface ApiConfig {
   allowedCountries: string[];
   smsMaxAttempts: number;
   smsRetryBaseDelayMs: number;
-  /** No Messaggio key: answers carry `debug_code` and workers log codes instead of sending. */
+  /** No provider credentials (Messaggio key or Twilio token): answers carry `debug_code`. */
   debugMode: boolean;
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
@@ -118,7 +118,10 @@ export function loadApiConfig(env: Env): ApiConfig {
     parseAdminCredentials({ user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, apiKeySha256: e.ADMIN_API_KEY }),
   );
   const secret = collectProblems(problems, () => resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET));
-  const debugMode = collectProblems(problems, () => resolveDebugMode(e.NODE_ENV, e.MESSAGGIO_API_KEY));
+  // A Twilio-only deployment sends real SMS too: its answers must not carry the code.
+  const debugMode = collectProblems(problems, () =>
+    resolveDebugMode(e.NODE_ENV, e.MESSAGGIO_API_KEY ?? e.TWILIO_AUTH_TOKEN),
+  );
   if (problems.length > 0 || !secret || debugMode === undefined) throw new ConfigError(problems);
   return {
     nodeEnv: e.NODE_ENV,
