@@ -211,6 +211,22 @@ describe('provider chain: Messaggio, then Twilio (both fakes over HTTP, real Red
     expect(s.fake.requests).toHaveLength(0);
   });
 
+  it('fails over from Twilio to Messaggio for a destination Twilio may not serve, and keeps Twilio for the rest', async () => {
+    const { s, twilio } = await startChain({
+      SMS_PROVIDERS: 'twilio,messaggio',
+      SMS_BREAKER_COOLDOWN_MS: '60000',
+    });
+    // Geo permissions: this account may not send to the country; other messages still go.
+    twilio.failNext(1, { kind: 'status', status: 400, code: 21408 });
+    const blocked = await send(s);
+    expect(await statusIs(s, blocked.id, ['sent'])).toMatchObject({ provider: 'messaggio', attempts: 1 });
+    expect(await circuit(s.worker, 'twilio')).toBe(0);
+    const next = await send(s);
+    expect(await statusIs(s, next.id, ['sent'])).toMatchObject({ provider: 'twilio' });
+    expect(twilio.requests).toHaveLength(2);
+    expect(s.fake.sent).toHaveLength(1);
+  });
+
   it('fails over to Twilio at once on bad Messaggio credentials, and stops trying them', async () => {
     const { s, twilio } = await startChain(
       { SMS_BREAKER_COOLDOWN_MS: '60000' },

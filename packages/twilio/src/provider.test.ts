@@ -178,6 +178,18 @@ describe('send: classification against the fake', () => {
     expectNoCredentials(err);
   });
 
+  it('marks geo permissions (21408) and an unroutable pair (21612) as for this destination only', async () => {
+    for (const phone of ['+15005550003', '+15005550002']) {
+      expect(await failure(twilio.send({ ...otp, phone }))).toMatchObject({
+        scope: 'provider',
+        destinationOnly: true,
+      });
+    }
+    expect(await failure(twilio.send({ ...otp, phone: '+15005550001' }))).toMatchObject({
+      destinationOnly: false,
+    });
+  });
+
   it('a 400 names Twilio code and docs link, without the number or the text', async () => {
     const err = await failure(twilio.send({ ...otp, phone: '+15005550001' }));
     expect(err.message).toContain('Twilio error 21211');

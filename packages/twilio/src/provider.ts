@@ -178,7 +178,7 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
 
   function httpError(exchange: Exchange, message: SmsMessage): SmsError {
     const body = parseErrorBody(exchange.text);
-    const { scope, code, summary } = classifyTwilioError(exchange.status, body.code);
+    const { scope, code, summary, destinationOnly } = classifyTwilioError(exchange.status, body.code);
     const retryAfterMs = parseRetryAfter(exchange.retryAfter);
     const statusLine = `${exchange.status} ${STATUS_CODES[exchange.status] ?? exchange.statusText}`.trim();
     const twilioSaid =
@@ -189,6 +189,7 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
     const retryHint = retryAfterMs === undefined ? '' : `; retry after ${Math.ceil(retryAfterMs / 1000)} s`;
     return smsError(scope, code, {
       status: exchange.status,
+      ...(destinationOnly ? { destinationOnly } : {}),
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       message: `${summary} (${statusLine})${retryHint}: ${twilioSaid}`,
     });
@@ -231,7 +232,13 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
 function smsError(
   scope: SmsErrorScope,
   code: TwilioErrorCode,
-  init: { message: string; status?: number; retryAfterMs?: number; cause?: unknown },
+  init: {
+    message: string;
+    status?: number;
+    retryAfterMs?: number;
+    destinationOnly?: boolean;
+    cause?: unknown;
+  },
 ): SmsError {
   return new SmsError({ provider: TWILIO, scope, code, ...init });
 }
