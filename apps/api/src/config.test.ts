@@ -32,7 +32,9 @@ describe('loadApiConfig', () => {
   it('refuses production without OTP_SECRET or MESSAGGIO_API_KEY, naming both', () => {
     const message = problems({ NODE_ENV: 'production' });
     expect(message).toMatch(/OTP_SECRET: is required/);
-    expect(message).toMatch(/MESSAGGIO_API_KEY: no SMS provider is configured/);
+    expect(message).toMatch(
+      /OTP_DEBUG: no SMS provider is configured; set MESSAGGIO_API_KEY or TWILIO_AUTH_TOKEN/,
+    );
   });
 
   it('names every bad variable in one round: schema errors do not hide later checks', () => {
@@ -65,7 +67,9 @@ describe('loadApiConfig', () => {
         string
       >[]) {
         const message = problems(env);
-        expect(message).toMatch(/MESSAGGIO_API_KEY: no SMS provider is configured/);
+        expect(message).toMatch(
+          /OTP_DEBUG: no SMS provider is configured; set MESSAGGIO_API_KEY or TWILIO_AUTH_TOKEN/,
+        );
         expect(message).toMatch(/OTP_DEBUG=true/);
       }
     });
@@ -73,7 +77,7 @@ describe('loadApiConfig', () => {
     it('refuses OTP_DEBUG=true together with a provider key', () => {
       expect(
         problems({ OTP_DEBUG: 'true', MESSAGGIO_API_KEY: 'login', OTP_SECRET: 'x1'.repeat(32) }),
-      ).toMatch(/OTP_DEBUG: must be off when a provider key/);
+      ).toMatch(/OTP_DEBUG: must be off when an SMS provider is configured/);
     });
 
     it('refuses OTP_DEBUG=true in production', () => {
@@ -124,6 +128,22 @@ describe('loadApiConfig', () => {
         loadApiConfig({ NODE_ENV: 'production', MESSAGGIO_API_KEY: 'login', OTP_SECRET: secret }).otpSecret,
       ).toBe(secret);
     });
+  });
+
+  it('is not in debug mode with Twilio alone (TWILIO_AUTH_TOKEN), in production too', () => {
+    expect(
+      loadApiConfig({ TWILIO_AUTH_TOKEN: 'twilio-token-0123', OTP_SECRET: 'x1'.repeat(32) }).debugMode,
+    ).toBe(false);
+    expect(
+      problems({ TWILIO_AUTH_TOKEN: 'twilio-token-0123', OTP_DEBUG: 'true', OTP_SECRET: 'x1'.repeat(32) }),
+    ).toMatch(/OTP_DEBUG: must be off when an SMS provider is configured/);
+    const config = loadApiConfig({
+      NODE_ENV: 'production',
+      OTP_SECRET: 'ab'.repeat(32),
+      TWILIO_AUTH_TOKEN: 'twilio-token-0123',
+    });
+    expect(config).toMatchObject({ debugMode: false });
+    expect(config.webhooks.map((handler) => handler.provider)).toEqual(['twilio']);
   });
 
   it.each([

@@ -157,13 +157,14 @@ export function loadApiConfig(env: Env): ApiConfig {
   const admin = collectProblems(problems, () =>
     parseAdminCredentials({ user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, apiKeySha256: e.ADMIN_API_KEY }),
   );
-  // The API sends no SMS itself; a provider key here says "this deployment sends real SMS".
-  const providerConfigured = e.MESSAGGIO_API_KEY !== undefined;
+  // The API sends no SMS itself; a provider's credentials here say "this deployment sends
+  // real SMS" (a Twilio-only deployment too): its answers must then never carry the code.
+  const providerConfigured = e.MESSAGGIO_API_KEY !== undefined || e.TWILIO_AUTH_TOKEN !== undefined;
   const secret = collectProblems(problems, () =>
     resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET, providerConfigured),
   );
   const debugMode = collectProblems(problems, () =>
-    resolveDebugMode(e.NODE_ENV, e.OTP_DEBUG, providerConfigured),
+    resolveDebugMode(e.NODE_ENV, e.OTP_DEBUG, providerConfigured, 'MESSAGGIO_API_KEY or TWILIO_AUTH_TOKEN'),
   );
   const previousSecret = collectProblems(problems, () =>
     resolvePreviousSecret(e.NODE_ENV, e.OTP_SECRET_PREVIOUS, e.OTP_SECRET),

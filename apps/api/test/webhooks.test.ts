@@ -1,6 +1,7 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createLogger } from '@otp/core';
 import type { WebhookHandler } from '@otp/sms';
+import { computeTwilioSignature, withCallbackReference } from '@otp/twilio';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/redis.js';
@@ -118,5 +119,130 @@ describe('provider webhooks, mounted generically', () => {
     });
     const other = await app.inject({ method: 'POST', url: '/webhooks/twilio', payload: body });
     expect(other.statusCode).toBe(404);
+  });
+});
+
+describe('POST /webhooks/twilio (TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL set)', () => {
+  const TWILIO_TOKEN = 'twilio-auth-token-0123456789';
+  const CALLBACK = `${PUBLIC}/webhooks/twilio`;
+  const twilioPrefix = uniquePrefix('webhooks-twilio');
+  let twilioApp: Awaited<ReturnType<typeof createApp>>;
+  beforeAll(async () => {
+    twilioApp = await createApp({
+      config: loadApiConfig({
+        NODE_ENV: 'test',
+        REDIS_URL: testRedisUrl(),
+        REDIS_KEY_PREFIX: twilioPrefix,
+        QUEUE_NAME: twilioPrefix.replaceAll(':', '-').replace(/-$/, ''),
+        PUBLIC_BASE_URL: PUBLIC,
+        TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
+      }),
+      logger: createLogger({ service: 'otp-api', stream: new LogCapture() }),
+    });
+    await twilioApp.ready();
+  });
+  afterAll(async () => {
+    await twilioApp.close();
+    await deleteKeys(redis, twilioPrefix);
+  });
+
+  const form = (messageSid: string, status: string) =>
+    new URLSearchParams({
+      SmsSid: messageSid,
+      SmsStatus: status,
+      MessageStatus: status,
+      To: '+77088043414',
+      MessageSid: messageSid,
+      AccountSid: `AC${'0'.repeat(32)}`,
+      From: '+15017122661',
+      ApiVersion: '2010-04-01',
+    }).toString();
+  const callback = (url: string, body: string, signature?: string) =>
+    twilioApp.inject({
+      method: 'POST',
+      url: url.slice(PUBLIC.length),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        ...(signature === undefined ? {} : { 'x-twilio-signature': signature }),
+      },
+      payload: body,
+    });
+  async function record(stage: 'sending' | 'sent') {
+    const verificationId = randomUUID();
+    const messageId = `SM${randomUUID().replaceAll('-', '')}`;
+    const store = twilioApp.statusStore;
+    await store.queued({
+      verificationId,
+      phone: '+77088043414',
+      country: 'KZ',
+      expiresAt: Date.now() + 600_000,
+    });
+    await store.sending({ verificationId, attempt: 1 });
+    if (stage === 'sent') await store.sent({ verificationId, provider: 'twilio', messageId, attempt: 1 });
+    return { verificationId, messageId };
+  }
+
+  it('applies a signed status callback and answers Twilio 200 with empty TwiML', async () => {
+    const { verificationId, messageId } = await record('sent');
+    const url = withCallbackReference(CALLBACK, verificationId);
+    const body = form(messageId, 'delivered');
+    const res = await callback(url, body, computeTwilioSignature(TWILIO_TOKEN, url, body));
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/xml/);
+    expect(res.body).toBe('<Response/>');
+    expect(await twilioApp.statusStore.get(verificationId)).toMatchObject({
+      status: 'delivered',
+      provider: 'twilio',
+      providerMessageId: messageId,
+    });
+  });
+
+  it('refuses a forged or missing signature with 403 and changes nothing', async () => {
+    const { verificationId, messageId } = await record('sent');
+    const url = withCallbackReference(CALLBACK, verificationId);
+    const body = form(messageId, 'delivered');
+    for (const signature of [
+      undefined,
+      'forged',
+      computeTwilioSignature('another-token-0123456789', url, body),
+      computeTwilioSignature(TWILIO_TOKEN, 'https://evil.example.com/webhooks/twilio', body),
+      // Signed, but for another status: a replay with the status changed.
+      computeTwilioSignature(TWILIO_TOKEN, url, form(messageId, 'undelivered')),
+    ]) {
+      const res = await callback(url, body, signature);
+      expect(res.statusCode).toBe(403);
+      expect(res.json()).toMatchObject({ code: 'WEBHOOK_SIGNATURE_INVALID' });
+    }
+    expect((await twilioApp.statusStore.get(verificationId))?.status).toBe('sent');
+  });
+
+  it('keeps a delivered report that beats the worker recording the message id', async () => {
+    // Twilio answered the send, but the worker has not stored twilio:SM… yet.
+    const { verificationId, messageId } = await record('sending');
+    const url = withCallbackReference(CALLBACK, verificationId);
+    for (const status of ['sent', 'delivered']) {
+      const body = form(messageId, status);
+      const res = await callback(url, body, computeTwilioSignature(TWILIO_TOKEN, url, body));
+      expect(res.statusCode).toBe(200);
+    }
+    expect((await twilioApp.statusStore.get(verificationId))?.status).toBe('delivered');
+    // The worker's record of the send lands late: it does not step the status back.
+    await twilioApp.statusStore.sent({ verificationId, provider: 'twilio', messageId, attempt: 1 });
+    expect(await twilioApp.statusStore.get(verificationId)).toMatchObject({
+      status: 'delivered',
+      provider: 'twilio',
+      providerMessageId: messageId,
+    });
+  });
+
+  it('accepts form bodies only on the webhook: /send-otp/ still answers 415', async () => {
+    const res = await twilioApp.inject({
+      method: 'POST',
+      url: '/send-otp/',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'phone_number=%2B77088043414',
+    });
+    expect(res.statusCode).toBe(415);
+    expect(res.json()).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
   });
 });

@@ -157,3 +157,102 @@ describe('worker config: debug mode and fallback are explicit opt-ins', () => {
     ).toMatch(/OTP_DEBUG_FALLBACK: must be off when NODE_ENV=production/);
   });
 });
+
+describe('worker config: Twilio', () => {
+  const twilio = {
+    TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`,
+    TWILIO_AUTH_TOKEN: 'twilio-token-0123',
+    TWILIO_FROM: '+15017122661',
+  };
+
+  it('reads the TWILIO_* variables, with the callback derived from PUBLIC_BASE_URL', () => {
+    const config = loadWorkerConfig({
+      ...base,
+      ...twilio,
+      SMS_PROVIDERS: 'messaggio,twilio',
+      PUBLIC_BASE_URL: 'https://otp.example.com/',
+    });
+    expect(config.providers).toEqual(['messaggio', 'twilio']);
+    expect(config.twilio).toEqual({
+      accountSid: twilio.TWILIO_ACCOUNT_SID,
+      authToken: twilio.TWILIO_AUTH_TOKEN,
+      from: twilio.TWILIO_FROM,
+      baseUrl: 'https://api.twilio.com',
+      timeoutMs: 10_000,
+      statusCallbackUrl: 'https://otp.example.com/webhooks/twilio',
+    });
+  });
+
+  it('takes TWILIO_STATUS_CALLBACK_URL over the derived one, a Messaging Service, and no callback without either', () => {
+    const service = `MG${'a'.repeat(32)}`;
+    const config = loadWorkerConfig({
+      ...base,
+      TWILIO_ACCOUNT_SID: twilio.TWILIO_ACCOUNT_SID,
+      TWILIO_AUTH_TOKEN: twilio.TWILIO_AUTH_TOKEN,
+      TWILIO_MESSAGING_SERVICE_SID: service,
+      TWILIO_BASE_URL: 'http://127.0.0.1:4020',
+      TWILIO_TIMEOUT_MS: '500',
+      SMS_PROVIDERS: 'twilio,messaggio',
+      PUBLIC_BASE_URL: 'https://otp.example.com',
+      TWILIO_STATUS_CALLBACK_URL: 'https://hooks.example.com/otp/twilio',
+    });
+    expect(config.twilio).toMatchObject({
+      messagingServiceSid: service,
+      baseUrl: 'http://127.0.0.1:4020',
+      timeoutMs: 500,
+      statusCallbackUrl: 'https://hooks.example.com/otp/twilio',
+    });
+    expect(config.twilio).not.toHaveProperty('from');
+    const bare = loadWorkerConfig({ ...base, ...twilio, SMS_PROVIDERS: 'messaggio,twilio' });
+    expect(bare.twilio).not.toHaveProperty('statusCallbackUrl');
+  });
+
+  it.each([
+    [
+      'no Twilio variable',
+      {},
+      ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID'],
+    ],
+    [
+      'no sender',
+      { TWILIO_ACCOUNT_SID: twilio.TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN: 'x'.repeat(10) },
+      ['TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID'],
+    ],
+    [
+      'no token',
+      { TWILIO_ACCOUNT_SID: twilio.TWILIO_ACCOUNT_SID, TWILIO_FROM: '+15017122661' },
+      ['TWILIO_AUTH_TOKEN'],
+    ],
+  ])('refuses SMS_PROVIDERS naming twilio with %s, naming what is missing', (_label, env, names) => {
+    let error: unknown;
+    try {
+      loadWorkerConfig({ ...base, ...env, SMS_PROVIDERS: 'messaggio,twilio' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { message } = error as ConfigError;
+    expect(message).toContain('SMS_PROVIDERS: names twilio, whose credentials are not set');
+    for (const name of names) expect(message).toContain(name);
+    if (!names.includes('TWILIO_ACCOUNT_SID')) expect(message).not.toMatch(/TWILIO_ACCOUNT_SID[,)]/);
+  });
+
+  it.each([
+    ['TWILIO_ACCOUNT_SID', 'SK0123'],
+    ['TWILIO_MESSAGING_SERVICE_SID', 'MGnothex'],
+    ['TWILIO_BASE_URL', 'api.twilio.com'],
+    ['TWILIO_STATUS_CALLBACK_URL', 'https://my_host.example.com/webhooks/twilio'],
+    ['TWILIO_TIMEOUT_MS', '0'],
+    ['TWILIO_AUTH_TOKEN', 'short'],
+  ])('refuses a bad %s (%s), naming it and not its value', (name, value) => {
+    let error: unknown;
+    try {
+      loadWorkerConfig({ ...base, ...twilio, SMS_PROVIDERS: 'messaggio,twilio', [name]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain(`${name}:`);
+    if (name === 'TWILIO_AUTH_TOKEN') expect((error as ConfigError).message).not.toContain(value);
+  });
+});

@@ -10,6 +10,7 @@ import {
   SharedEnv,
   splitList,
 } from '@otp/core';
+import { twilioStatusCallbackUrl } from '@otp/twilio';
 import Type, { type Static } from 'typebox';
 import { CHAIN_PROVIDER_NAMES } from './providers/registry.js';
 
@@ -40,6 +41,17 @@ export const WorkerEnv = Type.Object({
   MESSAGGIO_WEBHOOK_SECRET: Type.Optional(
     Type.String({ minLength: 32, maxLength: 256, pattern: '^[A-Za-z0-9_~.-]+$' }),
   ),
+  // Twilio, for SMS_PROVIDERS=…,twilio: the Account SID and Auth Token, and From or a Messaging Service.
+  TWILIO_ACCOUNT_SID: Type.Optional(Type.String({ pattern: '^AC[0-9a-fA-F]{32}$' })),
+  TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
+  TWILIO_FROM: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+  TWILIO_MESSAGING_SERVICE_SID: Type.Optional(Type.String({ pattern: '^MG[0-9a-fA-F]{32}$' })),
+  TWILIO_BASE_URL: Type.String({ default: 'https://api.twilio.com', pattern: '^https?://[^\\s]+$' }),
+  // Where Twilio posts status callbacks; unset = `${PUBLIC_BASE_URL}/webhooks/twilio`, or none.
+  TWILIO_STATUS_CALLBACK_URL: Type.Optional(
+    Type.String({ pattern: '^https?://[^\\s_/]+(/[^\\s]*)?$', maxLength: 3900 }),
+  ),
+  TWILIO_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 120_000 }),
   // The worker's /metrics, /health/live and /health/ready; 0 turns the port off.
   METRICS_PORT: Type.Integer({ default: 9464, minimum: 0, maximum: 65_535 }),
   METRICS_HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
@@ -70,6 +82,17 @@ export interface WorkerConfig {
     /** MESSAGGIO_WEBHOOK_SECRET, redacted from provider errors like the login. */
     webhookSecret?: string;
   };
+  /** Set when Twilio's credentials and a sender are configured. */
+  twilio?: {
+    accountSid: string;
+    authToken: string;
+    from?: string;
+    messagingServiceSid?: string;
+    baseUrl: string;
+    timeoutMs: number;
+    /** TWILIO_STATUS_CALLBACK_URL, or `${PUBLIC_BASE_URL}/webhooks/twilio`; none without either. */
+    statusCallbackUrl?: string;
+  };
   /** OTP_DEBUG: the chain is `['debug']`, every code goes to the log instead of an SMS. */
   debugMode: boolean;
   /** The chain's provider names in order (SMS_PROVIDERS), `['debug']` in debug mode. */
@@ -93,14 +116,17 @@ export interface WorkerConfig {
   logFile?: string;
 }
 
-/** Whether each provider's credentials are set: a chain may only name configured ones. */
-const PROVIDER_SETTINGS: Record<string, (e: WorkerEnv) => boolean> = {
-  messaggio: (e) => Boolean(e.MESSAGGIO_API_KEY),
-  // twilio: (e) => Boolean(e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN),
-};
-const PROVIDER_VARIABLES: Record<string, string> = {
-  messaggio: 'MESSAGGIO_API_KEY and MESSAGGIO_SENDER',
-  // twilio: 'TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID',
+/** The variables each provider still needs: a chain may only name configured ones. */
+const PROVIDER_MISSING: Record<string, (e: WorkerEnv) => string[]> = {
+  messaggio: (e) => (e.MESSAGGIO_API_KEY ? [] : ['MESSAGGIO_API_KEY and MESSAGGIO_SENDER']),
+  twilio: (e) =>
+    [
+      e.TWILIO_ACCOUNT_SID ? undefined : 'TWILIO_ACCOUNT_SID',
+      e.TWILIO_AUTH_TOKEN ? undefined : 'TWILIO_AUTH_TOKEN',
+      e.TWILIO_FROM || e.TWILIO_MESSAGING_SERVICE_SID
+        ? undefined
+        : 'TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID',
+    ].filter((name) => name !== undefined),
 };
 
 /** Reads and checks every variable the worker uses; throws a ConfigError naming each bad one. */
@@ -116,24 +142,26 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     );
   }
   if (new Set(chain).size !== chain.length) problems.push('SMS_PROVIDERS: names a provider twice');
-  const unconfigured = chain.filter((name) => PROVIDER_SETTINGS[name]?.(e) === false);
-  // Any provider credentials say "this deployment sends real SMS": debug mode is then refused.
-  const providerConfigured = Object.values(PROVIDER_SETTINGS).some((configured) => configured(e));
+  const missing = (name: string) => PROVIDER_MISSING[name]?.(e) ?? [];
+  const unconfigured = chain.filter((name) => missing(name).length > 0);
+  // Any provider's credentials say "this deployment sends real SMS": debug mode is then refused.
+  const configured = Object.keys(PROVIDER_MISSING).filter((name) => missing(name).length === 0);
+  const providerConfigured = configured.length > 0;
+  // What the debug-mode messages name: the credentials that are set, else what to set.
+  const providerHint =
+    configured.length > 0
+      ? configured.map((name) => `${name}'s credentials`).join(', ')
+      : missing(chain[0] ?? 'messaggio').join(', ');
   const secret = collectProblems(problems, () =>
     resolveOtpSecret(e.NODE_ENV, e.OTP_SECRET, providerConfigured),
   );
   const debugMode = collectProblems(problems, () =>
-    resolveDebugMode(
-      e.NODE_ENV,
-      e.OTP_DEBUG,
-      providerConfigured,
-      PROVIDER_VARIABLES[chain[0] ?? 'messaggio'] ?? "a provider's credentials",
-    ),
+    resolveDebugMode(e.NODE_ENV, e.OTP_DEBUG, providerConfigured, providerHint),
   );
   if (debugMode === false) {
     for (const name of unconfigured) {
       problems.push(
-        `SMS_PROVIDERS: names ${name}, whose credentials are not set (${PROVIDER_VARIABLES[name]})`,
+        `SMS_PROVIDERS: names ${name}, whose credentials are not set (${missing(name).join(', ')})`,
       );
     }
   }
@@ -151,6 +179,9 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
   const templateProblem = checkTemplate(e.SMS_TEMPLATE, e.OTP_LENGTH);
   if (templateProblem) problems.push(templateProblem);
   if (problems.length > 0 || !secret || debugMode === undefined) throw new ConfigError(problems);
+  const twilioCallback =
+    e.TWILIO_STATUS_CALLBACK_URL ??
+    (e.PUBLIC_BASE_URL === undefined ? undefined : twilioStatusCallbackUrl(e.PUBLIC_BASE_URL));
   return {
     nodeEnv: e.NODE_ENV,
     redisUrl: e.REDIS_URL,
@@ -176,6 +207,20 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
                 }
               : {}),
             ...(e.MESSAGGIO_WEBHOOK_SECRET ? { webhookSecret: e.MESSAGGIO_WEBHOOK_SECRET } : {}),
+          }
+        : undefined,
+    twilio:
+      e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN && (e.TWILIO_FROM || e.TWILIO_MESSAGING_SERVICE_SID)
+        ? {
+            accountSid: e.TWILIO_ACCOUNT_SID,
+            authToken: e.TWILIO_AUTH_TOKEN,
+            ...(e.TWILIO_FROM ? { from: e.TWILIO_FROM } : {}),
+            ...(e.TWILIO_MESSAGING_SERVICE_SID
+              ? { messagingServiceSid: e.TWILIO_MESSAGING_SERVICE_SID }
+              : {}),
+            baseUrl: e.TWILIO_BASE_URL,
+            timeoutMs: e.TWILIO_TIMEOUT_MS,
+            ...(twilioCallback === undefined ? {} : { statusCallbackUrl: twilioCallback }),
           }
         : undefined,
     debugMode,

@@ -35,6 +35,11 @@ export async function startSystem(options: {
   startWorker?: boolean;
   /** The fake POSTs delivery reports to the API, which then listens on a free port. */
   deliveryReports?: boolean | DeliveryReportOptions;
+  /**
+   * The API listens on a free port and PUBLIC_BASE_URL points at it, so providers' callbacks
+   * (e.g. the fake Twilio's) reach the real webhook routes over HTTP.
+   */
+  listen?: boolean;
   /** For the worker startSystem starts (e.g. the chain's providers). */
   worker?: WorkerServiceOptions;
 }): Promise<System> {
@@ -79,7 +84,7 @@ export async function startSystem(options: {
     logger: createLogger({ service: 'otp-api', stream: apiLogs }),
   });
   await api.ready();
-  if (options.deliveryReports) {
+  if (options.deliveryReports || options.listen) {
     // The worker reads its config when it starts, after this: it learns where reports go.
     env.PUBLIC_BASE_URL = await api.listen({ port: 0, host: '127.0.0.1' });
   }

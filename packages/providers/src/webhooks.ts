@@ -1,5 +1,6 @@
 import { createMessaggioWebhook } from '@otp/messaggio';
 import type { WebhookHandler } from '@otp/sms';
+import { createTwilioWebhook } from '@otp/twilio';
 import Type, { type Static } from 'typebox';
 
 /**
@@ -12,7 +13,11 @@ export const WebhookEnv = {
   MESSAGGIO_WEBHOOK_SECRET: Type.Optional(
     Type.String({ minLength: 32, maxLength: 256, pattern: '^[A-Za-z0-9_~.-]+$' }),
   ),
-  // TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
+  // Twilio signs its status callbacks with the Auth Token; unset = no Twilio route (404).
+  TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
+  // The StatusCallback the worker sends, when it is not PUBLIC_BASE_URL/webhooks/twilio (a
+  // proxy that rewrites paths): signatures are also checked against it.
+  TWILIO_STATUS_CALLBACK_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 3900 })),
 };
 const WebhookEnvSchema = Type.Object(WebhookEnv);
 export type WebhookEnv = Static<typeof WebhookEnvSchema>;
@@ -26,7 +31,16 @@ export const WEBHOOK_FACTORIES: Record<string, WebhookFactory> = {
     env.MESSAGGIO_WEBHOOK_SECRET === undefined
       ? undefined
       : createMessaggioWebhook({ secret: env.MESSAGGIO_WEBHOOK_SECRET }),
-  // twilio: (env) => (env.TWILIO_AUTH_TOKEN ? createTwilioWebhook({ authToken: env.TWILIO_AUTH_TOKEN }) : undefined),
+  // The API hands the handler PUBLIC_BASE_URL + path + query, the URL Twilio signed.
+  twilio: (env) =>
+    env.TWILIO_AUTH_TOKEN === undefined
+      ? undefined
+      : createTwilioWebhook({
+          authToken: env.TWILIO_AUTH_TOKEN,
+          ...(env.TWILIO_STATUS_CALLBACK_URL === undefined
+            ? {}
+            : { statusCallbackUrl: env.TWILIO_STATUS_CALLBACK_URL }),
+        }),
 };
 
 /** The handlers of every configured provider. */

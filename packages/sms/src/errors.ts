@@ -24,6 +24,13 @@ export interface SmsErrorInit {
   status?: number;
   /** The provider asked to wait this long before the next call (Retry-After), in ms. */
   retryAfterMs?: number;
+  /**
+   * For `provider` scope: this provider cannot send to this destination (a country or route
+   * the account may not use) but sends to others. The job fails over as for any `provider`
+   * error; the provider's circuit breaker does not count it, or one blocked country would
+   * stop every message going through the provider. @defaultValue false
+   */
+  destinationOnly?: boolean;
   cause?: unknown;
 }
 
@@ -35,6 +42,8 @@ export class SmsError extends Error {
   readonly code: string;
   readonly status?: number;
   readonly retryAfterMs?: number;
+  /** See {@link SmsErrorInit.destinationOnly}; false unless the provider said so. */
+  readonly destinationOnly: boolean;
 
   constructor(init: SmsErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -43,6 +52,7 @@ export class SmsError extends Error {
     this.code = init.code;
     if (init.status !== undefined) this.status = init.status;
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
+    this.destinationOnly = init.destinationOnly === true;
   }
 }
 
@@ -60,4 +70,13 @@ export function isSmsError(err: unknown): err is SmsError {
 /** The scope of anything thrown by a provider: an unknown error is assumed transient. */
 export function errorScope(err: unknown): SmsErrorScope {
   return isSmsError(err) ? err.scope : 'transient';
+}
+
+/**
+ * Whether a failure says something about the provider as a whole, so its circuit breaker
+ * counts it: not a `message`-scope error, and not a `provider` error limited to one destination.
+ */
+export function countsAgainstProvider(err: unknown): boolean {
+  if (errorScope(err) === 'message') return false;
+  return !(isSmsError(err) && err.destinationOnly === true);
 }

@@ -1,5 +1,12 @@
 export type { DeliveryReport, DeliveryStatus } from './delivery-status.js';
-export { errorScope, isSmsError, SmsError, type SmsErrorInit, type SmsErrorScope } from './errors.js';
+export {
+  countsAgainstProvider,
+  errorScope,
+  isSmsError,
+  SmsError,
+  type SmsErrorInit,
+  type SmsErrorScope,
+} from './errors.js';
 export type { SmsMessage, SmsProvider, SmsReceipt, SmsSendOptions } from './provider.js';
 export { REDACTED, redactSecrets } from './redact.js';
 export type { WebhookAnswer, WebhookHandler, WebhookOutcome, WebhookRequest } from './webhook.js';

@@ -68,3 +68,18 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(value, now)).toBe(expected);
   });
 });
+
+describe('classifyTwilioError: destination-only provider errors', () => {
+  it.each([21408, 21608, 21612, 21659])('%i fails over without counting against Twilio', (code) => {
+    expect(classifyTwilioError(400, code)).toMatchObject({ scope: 'provider', destinationOnly: true });
+  });
+
+  it.each([
+    [401, 20003],
+    [400, 21606],
+    [400, 21212],
+    [400, 21211],
+  ])('%i with %i is not destination-only', (status, code) => {
+    expect(classifyTwilioError(status, code)).not.toHaveProperty('destinationOnly');
+  });
+});

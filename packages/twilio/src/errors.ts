@@ -9,6 +9,8 @@ interface KnownCode {
   scope: SmsErrorScope;
   /** What went wrong, for operators; never echoes what Twilio sent back. */
   summary: string;
+  /** `provider` scope for this destination only: fail over, but do not trip the breaker. */
+  destinationOnly?: true;
 }
 
 /**
@@ -40,17 +42,32 @@ export const TWILIO_ERROR_CODES = {
   21604: { scope: 'message', summary: 'Twilio says the message has no To number' },
   21617: { scope: 'message', summary: 'Twilio says the Body is longer than 1,600 characters' },
   // Account settings and senders: every message through this account fails alike until
-  // someone changes them, and another provider may well deliver it.
+  // someone changes them, and another provider may well deliver it. The ones marked
+  // destinationOnly fail only for some destinations (a country, a route, unverified numbers):
+  // fail over, but other messages still go through Twilio.
   21408: {
     scope: 'provider',
     summary: 'Twilio may not send to this destination (Messaging Geo Permissions)',
+    destinationOnly: true,
   },
   21606: { scope: 'provider', summary: 'TWILIO_FROM is not an SMS-capable sender of this account' },
-  21608: { scope: 'provider', summary: 'A Twilio trial account may only send to verified numbers' },
+  21608: {
+    scope: 'provider',
+    summary: 'A Twilio trial account may only send to verified numbers',
+    destinationOnly: true,
+  },
   21609: { scope: 'provider', summary: 'Twilio refused TWILIO_STATUS_CALLBACK_URL as the StatusCallback' },
   21611: { scope: 'provider', summary: "TWILIO_FROM's queue already holds over 10 hours of messages" },
-  21612: { scope: 'provider', summary: 'Twilio cannot route between this To number and the sender' },
-  21659: { scope: 'provider', summary: 'The TWILIO_FROM short code does not serve this country' },
+  21612: {
+    scope: 'provider',
+    summary: 'Twilio cannot route between this To number and the sender',
+    destinationOnly: true,
+  },
+  21659: {
+    scope: 'provider',
+    summary: 'The TWILIO_FROM short code does not serve this country',
+    destinationOnly: true,
+  },
   21705: { scope: 'provider', summary: 'TWILIO_MESSAGING_SERVICE_SID is not a valid Messaging Service' },
   21212: { scope: 'provider', summary: 'TWILIO_FROM is not a valid sender number' },
 } as const satisfies Record<number, KnownCode>;
@@ -83,6 +100,8 @@ export type TwilioErrorCode =
 
 export interface TwilioClassification {
   scope: SmsErrorScope;
+  /** A `provider` error for this destination only (see `SmsError.destinationOnly`). */
+  destinationOnly?: boolean;
   code: TwilioErrorCode;
   summary: string;
 }
@@ -140,8 +159,14 @@ export function classifyTwilioError(status: number, twilioCode?: number): Twilio
       summary: summary('Twilio refused this account the request'),
     };
   }
-  if (known !== undefined)
-    return { scope: known.scope, code: code('TWILIO_REJECTED'), summary: known.summary };
+  if (known !== undefined) {
+    return {
+      scope: known.scope,
+      code: code('TWILIO_REJECTED'),
+      summary: known.summary,
+      ...('destinationOnly' in known ? { destinationOnly: true } : {}),
+    };
+  }
   if (status === 400 || status === 422) {
     return { scope: 'message', code: 'TWILIO_REJECTED', summary: 'Twilio rejected the message' };
   }

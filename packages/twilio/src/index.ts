@@ -22,6 +22,8 @@ export {
   verifyTwilioSignature,
 } from './signature.js';
 export {
+  CALLBACK_REFERENCE_PARAM,
+  createTwilioWebhook,
   createTwilioWebhookHandler,
   type DeliveryReportWebhook,
   mapMessageStatus,
@@ -34,5 +36,6 @@ export {
   twilioStatusCallbackUrl,
   type WebhookRequest,
   type WebhookResult,
+  withCallbackReference,
 } from './status-callback.js';
 export { MESSAGE_STATUSES, type MessageStatus } from './wire-format.js';

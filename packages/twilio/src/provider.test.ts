@@ -118,6 +118,21 @@ describe('send: the wire request', () => {
     expect(fake.messages[0]).toMatchObject({ status: 'accepted', from: null, messagingServiceSid: SERVICE });
   });
 
+  it('adds the verification id to StatusCallback with referenceInCallback', async () => {
+    const referencing = createTwilioProvider({
+      accountSid: ACCOUNT_SID,
+      authToken: AUTH_TOKEN,
+      messagingServiceSid: SERVICE,
+      baseUrl: fake.baseUrl,
+      statusCallbackUrl: 'https://otp.example.com/webhooks/twilio',
+      referenceInCallback: true,
+    });
+    await referencing.send({ ...otp, verificationId: 'ver 1/2' });
+    expect(fake.requests[0]?.form.StatusCallback).toBe(
+      'https://otp.example.com/webhooks/twilio?otp_ref=ver%201%2F2',
+    );
+  });
+
   it('keeps ValidityPeriod within Twilio range', async () => {
     await twilio.send({ ...otp, ttlSeconds: 86_400 });
     await twilio.send({ ...otp, ttlSeconds: 0.2 });
@@ -161,6 +176,18 @@ describe('send: classification against the fake', () => {
     const err = await failure(twilio.send({ ...otp, ...change }));
     expect(err).toMatchObject({ provider: 'twilio', scope, code, status });
     expectNoCredentials(err);
+  });
+
+  it('marks geo permissions (21408) and an unroutable pair (21612) as for this destination only', async () => {
+    for (const phone of ['+15005550003', '+15005550002']) {
+      expect(await failure(twilio.send({ ...otp, phone }))).toMatchObject({
+        scope: 'provider',
+        destinationOnly: true,
+      });
+    }
+    expect(await failure(twilio.send({ ...otp, phone: '+15005550001' }))).toMatchObject({
+      destinationOnly: false,
+    });
   });
 
   it('a 400 names Twilio code and docs link, without the number or the text', async () => {

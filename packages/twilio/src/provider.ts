@@ -3,6 +3,7 @@ import { SmsError, type SmsErrorScope, type SmsMessage, type SmsProvider, type S
 import ky from 'ky';
 import { Compile } from 'typebox/compile';
 import { classifyTwilioError, parseRetryAfter, TWILIO, type TwilioErrorCode } from './errors.js';
+import { withCallbackReference } from './status-callback.js';
 import {
   ACCOUNT_SID,
   E164,
@@ -40,6 +41,13 @@ export interface TwilioProviderOptions {
    * @defaultValue undefined (no callbacks, unless the Messaging Service has one)
    */
   statusCallbackUrl?: string;
+  /**
+   * Adds the message's verification id to its `StatusCallback` (`?otp_ref=<id>`, see
+   * {@link withCallbackReference}). The URL is signed, so the webhook can trust it and find the
+   * verification even when a callback beats the worker's record of the message id.
+   * @defaultValue false
+   */
+  referenceInCallback?: boolean;
   /**
    * Per-request timeout, covering the response body as well as the headers.
    * @defaultValue 10000
@@ -170,7 +178,7 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
 
   function httpError(exchange: Exchange, message: SmsMessage): SmsError {
     const body = parseErrorBody(exchange.text);
-    const { scope, code, summary } = classifyTwilioError(exchange.status, body.code);
+    const { scope, code, summary, destinationOnly } = classifyTwilioError(exchange.status, body.code);
     const retryAfterMs = parseRetryAfter(exchange.retryAfter);
     const statusLine = `${exchange.status} ${STATUS_CODES[exchange.status] ?? exchange.statusText}`.trim();
     const twilioSaid =
@@ -181,6 +189,7 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
     const retryHint = retryAfterMs === undefined ? '' : `; retry after ${Math.ceil(retryAfterMs / 1000)} s`;
     return smsError(scope, code, {
       status: exchange.status,
+      ...(destinationOnly ? { destinationOnly } : {}),
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       message: `${summary} (${statusLine})${retryHint}: ${twilioSaid}`,
     });
@@ -189,7 +198,17 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
   return {
     name: TWILIO,
     async send(message, callOptions) {
-      const form = buildForm(message, { from, messagingServiceSid, statusCallbackUrl });
+      const form = buildForm(message, {
+        from,
+        messagingServiceSid,
+        ...(statusCallbackUrl === undefined
+          ? {}
+          : {
+              statusCallbackUrl: options.referenceInCallback
+                ? withCallbackReference(statusCallbackUrl, message.verificationId)
+                : statusCallbackUrl,
+            }),
+      });
       const signal = callOptions?.signal;
       // Nothing goes out for a caller that already stopped.
       if (signal?.aborted) throw signal.reason;
@@ -213,7 +232,13 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
 function smsError(
   scope: SmsErrorScope,
   code: TwilioErrorCode,
-  init: { message: string; status?: number; retryAfterMs?: number; cause?: unknown },
+  init: {
+    message: string;
+    status?: number;
+    retryAfterMs?: number;
+    destinationOnly?: boolean;
+    cause?: unknown;
+  },
 ): SmsError {
   return new SmsError({ provider: TWILIO, scope, code, ...init });
 }

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { computeTwilioSignature } from './signature.js';
 import {
+  createTwilioWebhook,
   createTwilioWebhookHandler,
   mapMessageStatus,
   readStatusCallback,
   TwilioSignatureError,
   twilioStatusCallbackUrl,
+  withCallbackReference,
 } from './status-callback.js';
 import { MESSAGE_STATUSES } from './wire-format.js';
 
@@ -209,5 +211,57 @@ describe('createTwilioWebhookHandler', () => {
 
   it('refuses to be built without a token', () => {
     expect(() => createTwilioWebhookHandler({ authToken: '' })).toThrow(/authToken/);
+  });
+});
+
+describe("createTwilioWebhook (the API's WebhookHandler contract) and the callback reference", () => {
+  const CONFIGURED = `${PUBLIC}/webhooks/twilio`;
+  const request = (url: string, body: string, signature?: string) => ({
+    method: 'POST',
+    url,
+    subpath: '',
+    headers: signature === undefined ? {} : { 'x-twilio-signature': signature },
+    body,
+  });
+
+  it('adds otp_ref to the query, after any parameters already there', () => {
+    expect(withCallbackReference(CONFIGURED, 'abc-1')).toBe(`${CONFIGURED}?otp_ref=abc-1`);
+    expect(withCallbackReference(`${CONFIGURED}?x=1`, 'a b')).toBe(`${CONFIGURED}?x=1&otp_ref=a%20b`);
+    expect(withCallbackReference(`${CONFIGURED}?`, 'a')).toBe(`${CONFIGURED}?otp_ref=a`);
+  });
+
+  it('reports a signed callback with the verification id its signed URL carries, and answers TwiML', async () => {
+    const webhook = createTwilioWebhook({ authToken: TOKEN, statusCallbackUrl: CONFIGURED });
+    const url = withCallbackReference(CONFIGURED, 'verification-7');
+    const body = callback('delivered');
+    const outcome = await webhook.handle(request(url, body, computeTwilioSignature(TOKEN, url, body)));
+    expect(webhook.provider).toBe('twilio');
+    expect(outcome).toEqual({
+      kind: 'reports',
+      reports: [
+        {
+          provider: 'twilio',
+          providerMessageId: SID,
+          status: 'delivered',
+          providerStatus: 'delivered',
+          verificationId: 'verification-7',
+        },
+      ],
+      answer: { status: 200, contentType: 'text/xml', body: '<Response/>' },
+    });
+  });
+
+  it('refuses with 403 a missing or forged signature, and a reference added to a signed callback', async () => {
+    const webhook = createTwilioWebhook({ authToken: TOKEN, statusCallbackUrl: CONFIGURED });
+    const body = callback('delivered');
+    const signedWithout = computeTwilioSignature(TOKEN, CONFIGURED, body);
+    for (const req of [
+      request(CONFIGURED, body),
+      request(CONFIGURED, body, computeTwilioSignature('another-token', CONFIGURED, body)),
+      // A genuine callback replayed with a reference that points at someone else's verification.
+      request(withCallbackReference(CONFIGURED, 'victim'), body, signedWithout),
+    ]) {
+      expect(await webhook.handle(req)).toMatchObject({ kind: 'refused', status: 403 });
+    }
   });
 });

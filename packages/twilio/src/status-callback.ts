@@ -1,6 +1,12 @@
 // Twilio's status callbacks: verified with X-Twilio-Signature, mapped to the neutral delivery
 // status. Framework-neutral, so the API mounts it without knowing anything of Twilio.
-import type { DeliveryReport, DeliveryStatus } from '@otp/sms';
+import type {
+  DeliveryReport,
+  DeliveryStatus,
+  WebhookRequest as SmsWebhookRequest,
+  WebhookHandler,
+  WebhookOutcome,
+} from '@otp/sms';
 import { TWILIO } from './errors.js';
 import { paramPairs, type TwilioParams, verifyTwilioSignature } from './signature.js';
 
@@ -142,6 +148,29 @@ export interface TwilioWebhookOptions {
 
 export const TWILIO_WEBHOOK_PATH = '/webhooks/twilio';
 
+/** The query parameter of a `StatusCallback` that carries our verification id. */
+export const CALLBACK_REFERENCE_PARAM = 'otp_ref';
+
+/**
+ * The `StatusCallback` for one message: `url` with `otp_ref=<verificationId>` added to its query.
+ * Twilio signs the URL with the parameters, so the webhook can trust the reference, and a
+ * callback that arrives before the worker recorded the message id still finds its verification.
+ */
+export function withCallbackReference(url: string, verificationId: string): string {
+  const hashAt = url.indexOf('#');
+  const base = hashAt === -1 ? url : url.slice(0, hashAt);
+  const separator = base.includes('?') ? (base.endsWith('?') || base.endsWith('&') ? '' : '&') : '?';
+  return `${base}${separator}${CALLBACK_REFERENCE_PARAM}=${encodeURIComponent(verificationId)}`;
+}
+
+/** The `otp_ref` of a callback URL (absolute or path and query), if it has exactly one. */
+function callbackReference(url: string): string | undefined {
+  const queryAt = url.indexOf('?');
+  if (queryAt === -1) return undefined;
+  const values = new URLSearchParams(url.slice(queryAt + 1).split('#')[0]).getAll(CALLBACK_REFERENCE_PARAM);
+  return values.length === 1 && values[0] ? values[0] : undefined;
+}
+
 /**
  * The `StatusCallback` derived from the service's public address when
  * `TWILIO_STATUS_CALLBACK_URL` is not set: `{PUBLIC_BASE_URL}/webhooks/twilio`.
@@ -168,8 +197,14 @@ export function createTwilioWebhookHandler(options: TwilioWebhookOptions): Deliv
   if (!authToken) throw new TypeError('Twilio webhook: authToken is empty.');
   const publicBase = options.publicBaseUrl?.replace(/\/+$/, '');
 
-  function candidates(requestUrl: string): string[] {
-    const urls = statusCallbackUrl === undefined ? [] : [statusCallbackUrl];
+  function candidates(requestUrl: string, reference: string | undefined): string[] {
+    // The configured URL as the provider sent it: with the same reference, so every URL that
+    // can verify carries it, and a reference added to a replayed callback cannot.
+    const configured =
+      statusCallbackUrl === undefined || reference === undefined
+        ? statusCallbackUrl
+        : withCallbackReference(statusCallbackUrl, reference);
+    const urls = configured === undefined ? [] : [configured];
     if (/^https?:\/\//i.test(requestUrl)) urls.push(requestUrl);
     // String concatenation, not URL resolution: the query must stay encoded exactly as sent.
     else if (publicBase !== undefined)
@@ -184,13 +219,16 @@ export function createTwilioWebhookHandler(options: TwilioWebhookOptions): Deliv
     handle(request) {
       const signature = header(request.headers, 'x-twilio-signature');
       if (!signature) return { status: 403, reports: [], code: 'TWILIO_SIGNATURE_MISSING' };
-      const urls = candidates(request.url);
+      const reference = callbackReference(request.url);
+      const urls = candidates(request.url, reference);
       if (urls.length === 0) return { status: 403, reports: [], code: 'TWILIO_WEBHOOK_URL_UNKNOWN' };
       try {
         const report = readStatusCallback({ authToken, url: urls, params: request.body, signature });
-        return report === undefined
-          ? { status: 200, reports: [], code: 'TWILIO_CALLBACK_INCOMPLETE' }
-          : { status: 200, reports: [report] };
+        if (report === undefined) return { status: 200, reports: [], code: 'TWILIO_CALLBACK_INCOMPLETE' };
+        return {
+          status: 200,
+          reports: [reference === undefined ? report : { ...report, verificationId: reference }],
+        };
       } catch (err) {
         if (err instanceof TwilioSignatureError) return { status: 403, reports: [], code: err.code };
         throw err;
@@ -206,4 +244,27 @@ function header(headers: WebhookRequest['headers'], name: string): string | unde
     if (first) return first;
   }
   return undefined;
+}
+
+/**
+ * The `/webhooks/twilio` endpoint in the {@link WebhookHandler} contract the API mounts: a
+ * missing or forged signature is refused with 403 and changes nothing; a signed callback is
+ * acknowledged 200 with an empty TwiML `<Response/>`, with its report (if any) to apply.
+ */
+export function createTwilioWebhook(options: TwilioWebhookOptions): WebhookHandler {
+  const webhook = createTwilioWebhookHandler(options);
+  return {
+    provider: webhook.name,
+    handle(request: SmsWebhookRequest): WebhookOutcome {
+      const result = webhook.handle({ url: request.url, headers: request.headers, body: request.body });
+      if (result.status === 403) {
+        return { kind: 'refused', status: 403, reason: result.code ?? 'TWILIO_SIGNATURE_INVALID' };
+      }
+      return {
+        kind: 'reports',
+        reports: result.reports,
+        answer: { status: 200, contentType: 'text/xml', body: '<Response/>' },
+      };
+    },
+  };
 }

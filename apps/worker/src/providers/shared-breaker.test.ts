@@ -59,6 +59,26 @@ describe('shared circuit breaker (real Redis)', () => {
     expect(await a.state()).toBe('closed');
   });
 
+  it('does not count a provider-scope error for one destination only (a blocked country)', async () => {
+    const { a, b } = await pair();
+    const blocked = async () => {
+      throw new SmsError({
+        provider: 'acme',
+        scope: 'provider',
+        code: 'ACME_GEO',
+        message: 'this country is not enabled',
+        destinationOnly: true,
+      });
+    };
+    for (let i = 0; i < 5; i++) {
+      const gate = await a.acquire();
+      if (!gate.allowed) throw new Error('skipped');
+      await expect(a.run(gate, blocked)).rejects.toMatchObject({ code: 'ACME_GEO' });
+    }
+    expect(await b.state()).toBe('closed');
+    expect(await call(b, 'ok')).toBe('ok');
+  });
+
   it('opens at once on a provider-scope error', async () => {
     const { a, b } = await pair();
     await call(a, 'provider');

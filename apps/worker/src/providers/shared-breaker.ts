@@ -1,5 +1,5 @@
 import { type Logger, LuaScript } from '@otp/core';
-import { errorScope } from '@otp/sms';
+import { countsAgainstProvider, errorScope } from '@otp/sms';
 import {
   type CircuitBreakerPolicy,
   CircuitState,
@@ -39,7 +39,8 @@ export interface SharedBreaker {
   acquire(): Promise<BreakerGate>;
   /**
    * Runs one call through the local policy and records its outcome in the shared state. Errors
-   * of `message` scope and calls aborted by the caller count neither way.
+   * of `message` scope, `provider` errors for one destination only (`destinationOnly`) and
+   * calls aborted by the caller count neither way.
    */
   run<T>(
     gate: Extract<BreakerGate, { allowed: true }>,
@@ -134,7 +135,7 @@ export function createSharedBreaker(options: SharedBreakerOptions): SharedBreake
 
   const buildPolicy = (): CircuitBreakerPolicy =>
     circuitBreaker(
-      handleWhen((err) => !(err instanceof CallerAborted) && errorScope(err) !== 'message'),
+      handleWhen((err) => !(err instanceof CallerAborted) && countsAgainstProvider(err)),
       { halfOpenAfter: cooldownMs, breaker: new ConsecutiveBreaker(options.failureThreshold) },
     );
   let policy = buildPolicy();
@@ -176,7 +177,9 @@ export function createSharedBreaker(options: SharedBreakerOptions): SharedBreake
         const err = caught instanceof CallerAborted ? caught.original : caught;
         const aborted = signal?.aborted === true;
         const scope = errorScope(err);
-        if (!aborted && scope !== 'message') {
+        // A rejected number, or a destination this provider may not serve, says nothing
+        // about the provider: it neither opens the breaker nor closes it.
+        if (!aborted && countsAgainstProvider(err)) {
           const code = (err as { code?: unknown }).code;
           const errorCode = typeof code === 'string' ? code : undefined;
           // A failed probe, or an error that says this provider cannot send at all (bad
