@@ -24,7 +24,13 @@ function isolatedEnv(): Record<string, string> {
   const prefix = uniquePrefix('first');
   const queue = prefix.replaceAll(':', '-').replace(/-$/, '');
   used.push(prefix, `bull:${queue}:`);
-  return { REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix, QUEUE_NAME: queue, NODE_ENV: 'development' };
+  return {
+    REDIS_URL: testRedisUrl(),
+    REDIS_KEY_PREFIX: prefix,
+    QUEUE_NAME: queue,
+    NODE_ENV: 'development',
+    OTP_DEBUG: 'true',
+  };
 }
 
 /** A port something else already holds, for as long as the test runs. */

@@ -144,6 +144,7 @@ describe('every project metric the rules and the dashboard query exists in /metr
       REDIS_KEY_PREFIX: prefix,
       QUEUE_NAME: queue,
       NODE_ENV: 'development',
+      OTP_DEBUG: 'true',
     };
     const metricsPort = await freePort();
     const api = startEntry('apps/api/src/server.ts', { ...env, HOST: '127.0.0.1', PORT: '0' });

@@ -96,10 +96,10 @@ describe('loadApiConfig', () => {
   describe('OTP_SECRET', () => {
     it('refuses the built-in development secret when a provider key is set', () => {
       expect(problems({ MESSAGGIO_API_KEY: 'login' })).toMatch(
-        /OTP_SECRET: is required when a provider key .* development secret is public/,
+        /OTP_SECRET: is required when SMS provider credentials are set; the built-in development secret is public/,
       );
       expect(problems({ MESSAGGIO_API_KEY: 'login', OTP_SECRET: DEV_OTP_SECRET })).toMatch(
-        /OTP_SECRET: is required when a provider key/,
+        /OTP_SECRET: is required when SMS provider credentials are set/,
       );
     });
 
@@ -165,19 +165,19 @@ describe('loadApiConfig', () => {
 
 describe('loadApiConfig: retry budget and load shedding', () => {
   it('leaves SMS_MAX_ATTEMPTS unset by default (retry for the code’s life) and caps when set', () => {
-    expect(loadApiConfig({}).smsMaxAttempts).toBeUndefined();
-    expect(loadApiConfig({ SMS_MAX_ATTEMPTS: '3' }).smsMaxAttempts).toBe(3);
+    expect(loadApiConfig({ OTP_DEBUG: 'true' }).smsMaxAttempts).toBeUndefined();
+    expect(loadApiConfig({ OTP_DEBUG: 'true', SMS_MAX_ATTEMPTS: '3' }).smsMaxAttempts).toBe(3);
     expect(problems({ SMS_MAX_ATTEMPTS: '0' })).toMatch(/SMS_MAX_ATTEMPTS/);
   });
 
   it('has overload limits on by default, in bytes, and 0 turns one off', () => {
-    expect(loadApiConfig({}).overload).toEqual({
+    expect(loadApiConfig({ OTP_DEBUG: 'true' }).overload).toEqual({
       maxEventLoopDelayMs: 1000,
       maxHeapUsedBytes: 1024 * 1024 * 1024,
       maxRssBytes: 1536 * 1024 * 1024,
       retryAfterSeconds: 5,
     });
-    expect(loadApiConfig({ OVERLOAD_MAX_RSS_MB: '0' }).overload.maxRssBytes).toBe(0);
+    expect(loadApiConfig({ OTP_DEBUG: 'true', OVERLOAD_MAX_RSS_MB: '0' }).overload.maxRssBytes).toBe(0);
     expect(problems({ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '-1' })).toMatch(/OVERLOAD_MAX_EVENT_LOOP_DELAY_MS/);
   });
 });

@@ -4,7 +4,7 @@ import { startupSummary } from './startup-summary.js';
 
 describe('startupSummary', () => {
   it('debug mode: localhost URLs for a wildcard bind, the mode and the loopback exemption', () => {
-    const summary = startupSummary(loadApiConfig({}), 3000);
+    const summary = startupSummary(loadApiConfig({ OTP_DEBUG: 'true' }), 3000);
     expect(summary.lines.join('\n')).toMatch(
       /API +http:\/\/localhost:3000\n +API docs +http:\/\/localhost:3000\/docs/,
     );
@@ -17,6 +17,7 @@ describe('startupSummary', () => {
     const config = loadApiConfig({
       HOST: '127.0.0.1',
       MESSAGGIO_API_KEY: 'login',
+      OTP_SECRET: 'x1'.repeat(32),
       ADMIN_USER: 'admin',
       ADMIN_PASSWORD: 'a-long-admin-password',
     });

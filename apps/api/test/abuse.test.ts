@@ -35,6 +35,10 @@ describe('per-IP send limits', () => {
 
   it('ignore an X-Forwarded-For that is not an address, counting the socket address instead', async () => {
     api = await buildTestApi({
+      // Out of debug mode, where loopback callers would be exempt from the per-IP limit.
+      MESSAGGIO_API_KEY: 'abuse-test-login',
+      MESSAGGIO_SENDER: 'TEST',
+      OTP_SECRET: 'ab'.repeat(32),
       TRUST_PROXY: 'true',
       OTP_SENDS_PER_IP_PER_HOUR: '2',
       OTP_RESEND_COOLDOWN_SECONDS: '0',

@@ -54,6 +54,7 @@ beforeAll(async () => {
     REDIS_KEY_PREFIX: prefix,
     QUEUE_NAME: prefix.replaceAll(':', '-').replace(/-$/, ''),
     PUBLIC_BASE_URL: `${PUBLIC}/`,
+    OTP_DEBUG: 'true',
   });
   app = await createApp({
     config: { ...config, webhooks: [...config.webhooks, acme] },
@@ -63,7 +64,7 @@ beforeAll(async () => {
   redis = new Redis(testRedisUrl());
 });
 afterAll(async () => {
-  await app.close();
+  await app?.close();
   await deleteKeys(redis, prefix);
   await redis.quit();
 });
@@ -136,6 +137,7 @@ describe('POST /webhooks/twilio (TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL set)', ()
         QUEUE_NAME: twilioPrefix.replaceAll(':', '-').replace(/-$/, ''),
         PUBLIC_BASE_URL: PUBLIC,
         TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
+        OTP_SECRET: 'ab'.repeat(32),
       }),
       logger: createLogger({ service: 'otp-api', stream: new LogCapture() }),
     });

@@ -146,7 +146,7 @@ describe('worker config: debug mode and fallback are explicit opt-ins', () => {
 
   it('refuses the built-in secret next to a provider key', () => {
     const { OTP_SECRET: _unset, ...noSecret } = base;
-    expect(problems(noSecret)).toMatch(/OTP_SECRET: is required when a provider key/);
+    expect(problems(noSecret)).toMatch(/OTP_SECRET: is required when SMS provider credentials are set/);
   });
 
   it('keeps OTP_DEBUG_FALLBACK off unless asked, and refuses it in production', () => {

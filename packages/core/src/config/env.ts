@@ -145,7 +145,7 @@ export function resolveOtpSecret(
   const production = nodeEnv === 'production';
   if (secret === undefined || secret === DEV_OTP_SECRET) {
     if (production || providerConfigured) {
-      const why = production ? 'NODE_ENV=production' : 'a provider key (MESSAGGIO_API_KEY) is set';
+      const why = production ? 'NODE_ENV=production' : 'SMS provider credentials are set';
       throw new ConfigError([
         `OTP_SECRET: is required when ${why}; the built-in development secret is public (32+ random bytes, ${SECRET_HINT})`,
       ]);
