@@ -25,8 +25,13 @@ export async function startApi(env: Record<string, string>) {
   const proc = startEntry('apps/api/src/server.ts', {
     HOST: '127.0.0.1',
     PORT: String(port),
+    // The deployment sends real SMS (through the fake): the API, like the workers, knows
+    // a provider is configured, so it is not in debug mode.
+    MESSAGGIO_API_KEY: 'test-login',
     // Every request in these tests comes from 127.0.0.1, and phones repeat across runs.
     OTP_SENDS_PER_IP_PER_HOUR: '0',
+    OTP_VERIFIES_PER_IP_PER_HOUR: '0',
+    RATE_LIMIT_PER_IP_PER_MINUTE: '0',
     OTP_SENDS_PER_PHONE_PER_HOUR: '0',
     OTP_SENDS_PER_PHONE_PER_DAY: '0',
     OTP_RESEND_COOLDOWN_SECONDS: '0',
