@@ -14,18 +14,20 @@ function isLocal(url) {
 }
 
 /**
- * The quick start must work with no provider account: with no MESSAGGIO_API_KEY (in the
- * environment or .env) and OTP_DEBUG not set either way, the children run in debug mode
- * (OTP_DEBUG=true). Production is never switched into it.
+ * The quick start must work with no provider account: with no provider credentials
+ * (MESSAGGIO_API_KEY or TWILIO_AUTH_TOKEN, in the environment or .env) and OTP_DEBUG not set
+ * either way, the children run in debug mode (OTP_DEBUG=true). Production is never switched
+ * into it.
  *
  * @param {Record<string, string | undefined>} env process.env after .env was read
  * @returns {{ env: Record<string, string | undefined>, debug: boolean, lines: string[] }}
  */
 export function startEnvironment(env) {
   const lines = ['Starting the OTP API and one worker (Ctrl-C stops both).'];
-  if (!set(env.MESSAGGIO_API_KEY) && !set(env.OTP_DEBUG) && env.NODE_ENV !== 'production') {
+  const provider = set(env.MESSAGGIO_API_KEY) || set(env.TWILIO_AUTH_TOKEN);
+  if (!provider && !set(env.OTP_DEBUG) && env.NODE_ENV !== 'production') {
     lines.push(
-      'No MESSAGGIO_API_KEY: debug mode (OTP_DEBUG=true). Codes come back as debug_code and in the',
+      'No SMS provider configured: debug mode (OTP_DEBUG=true). Codes come back as debug_code and in the',
       "worker's log, no SMS is sent, and per-IP limits do not apply to callers on this machine.",
     );
     return { env: { ...env, OTP_DEBUG: 'true' }, debug: true, lines };

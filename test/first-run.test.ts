@@ -98,6 +98,7 @@ describe('pnpm start picks the mode', () => {
 
   it.each([
     ['a Messaggio key is set', { MESSAGGIO_API_KEY: 'login' }],
+    ['a Twilio token is set', { TWILIO_AUTH_TOKEN: 'twilio-token' }],
     ['OTP_DEBUG is set explicitly', { OTP_DEBUG: 'false' }],
     ['NODE_ENV is production', { NODE_ENV: 'production' }],
   ] as [string, Record<string, string>][])('leaves OTP_DEBUG alone when %s', (_label, env) => {
