@@ -35,7 +35,13 @@ describe('Redis (AOF on) restarted under traffic', () => {
     // (waiting for a retry) when Redis goes down.
     fake.setMode({ kind: 'status', status: 500 });
     const env = { ...baseEnv(redis.url), SMS_RETRY_BASE_DELAY_MS: '500' };
-    const worker = await startWorker({ ...env, ...messaggioEnv(fake), SMS_RETRY_MAX_DELAY_MS: '2000' });
+    const worker = await startWorker({
+      ...env,
+      ...messaggioEnv(fake),
+      SMS_RETRY_MAX_DELAY_MS: '2000',
+      // Every job must be tried before the outage: an open breaker would hold most of them.
+      SMS_BREAKER_FAILURES: '1000',
+    });
     const api = await startApi({ ...env, MESSAGGIO_API_KEY: 'test-login' });
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {

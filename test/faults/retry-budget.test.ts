@@ -33,14 +33,25 @@ const externalId = (r: FakeRequestRecord) =>
 const OUTAGE = { kind: 'status', status: 500 } as const;
 
 /** A private Redis, the fake Messaggio down from the start, one worker and one API. */
-async function system(apiEnv: Record<string, string>, codes: number) {
+async function system(
+  apiEnv: Record<string, string>,
+  codes: number,
+  workerEnv: Record<string, string> = { SMS_BREAKER_FAILURES: '1000' },
+) {
   redis = await startPrivateRedis();
   fake = await startFake();
   fake.setMode(OUTAGE);
   conn = new Redis(redis.url);
   // Short delays so the test takes seconds, not minutes: 0.5 s base, 4 s at most.
   const env = { ...baseEnv(redis.url), SMS_RETRY_BASE_DELAY_MS: '500' };
-  await startWorker({ ...env, ...messaggioEnv(fake), SMS_RETRY_MAX_DELAY_MS: '4000' });
+  await startWorker({
+    ...env,
+    ...messaggioEnv(fake),
+    SMS_RETRY_MAX_DELAY_MS: '4000',
+    // Most tests here count retries: with one provider, its circuit breaker would hold the
+    // jobs (spending no attempt) for the cool-down instead, so they raise its threshold.
+    ...workerEnv,
+  });
   const api = await startApi({ ...env, MESSAGGIO_API_KEY: 'test-login', ...apiEnv });
   const ids: string[] = [];
   const acceptedAt = Date.now();
@@ -79,6 +90,20 @@ describe('with SMS_MAX_ATTEMPTS unset, retries follow the code’s life', () => 
     report(
       `20 s outage, SMS_MAX_ATTEMPTS unset: 50/50 delivered; calls per code ${Math.min(...calls.values())}–${Math.max(...calls.values())}`,
     );
+  });
+
+  it('a 20 s provider outage with the default circuit breaker loses none either, with fewer calls', async () => {
+    // Defaults: the breaker opens after 5 failures in a row and holds every job for 30 s
+    // without spending an attempt; a probe after the outage closes it.
+    const s = await system({ OTP_TTL_SECONDS: '120' }, 50, {});
+    await until('20 s of outage', () => Date.now() - s.acceptedAt >= 20_000, 60_000);
+    fake?.setMode('normal');
+    await until('all 50 delivered', () => new Set(fake?.sent.map((m) => m.externalId)).size === 50, 120_000);
+    expect(await s.failed()).toBe(0);
+    const failedCalls = (fake?.requests.length ?? 0) - (fake?.sent.length ?? 0);
+    report(`20 s outage, default breaker: 50/50 delivered; ${failedCalls} failed calls in all`);
+    // Without the breaker every code would be tried about 6 times in 20 s (300 calls).
+    expect(failedCalls).toBeLessThan(100);
   });
 
   it('stops shortly before the code expires when the outage outlasts it', async () => {
