@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { releasingBody } from '@otp/sms';
 import ky from 'ky';
 import { Compile } from 'typebox/compile';
 import { classifyStatus, MessaggioError, type MessaggioErrorCode, parseRetryAfter } from './errors.js';
@@ -283,28 +284,6 @@ function parseProblem(text: string): { title?: string; detail?: string } {
   return {
     ...(typeof title === 'string' ? { title } : {}),
     ...(typeof detail === 'string' ? { detail } : {}),
-  };
-}
-
-/**
- * ky clones every request for retries (a tee of the body stream) and, when done, cancels its
- * spare copy; per the Streams spec that cancel settles only once the copy handed to fetch is
- * read or cancelled too. A fetch that fails early (connection refused: undici marks the body
- * used without reading it) or a test stub that ignores the body would leave send() waiting
- * for the timeout. So the body, a small JSON string, is read here and fetch gets a plain
- * string: both copies are settled whatever fetch does.
- */
-function releasingBody(fetchImpl: typeof fetch): typeof fetch {
-  return async (input, init) => {
-    if (!(input instanceof Request)) return fetchImpl(input, init);
-    const body = input.body === null ? undefined : await input.text();
-    return fetchImpl(input.url, {
-      ...init,
-      method: input.method,
-      headers: input.headers,
-      body,
-      signal: input.signal,
-    });
   };
 }
 

@@ -1,3 +1,4 @@
+export { parseRetryAfter } from '@otp/sms';
 /**
  * Stable codes for every way a call to Messaggio can fail. Callers branch on `code` and
  * `retryable`, never on the message text.
@@ -93,32 +94,6 @@ export function classifyStatus(status: number): { code: MessaggioErrorCode; retr
   }
   if (status >= 500 && status <= 599) return { code: 'MESSAGGIO_SERVER_ERROR', retryable: true };
   return { code: 'MESSAGGIO_HTTP_ERROR', retryable: false };
-}
-
-const DELAY_SECONDS = /^\d+$/;
-// All three HTTP-date forms (IMF-fixdate, RFC 850, asctime) open with a day name. Requiring it
-// stops Date.parse from reading garbage such as "-5" or "1" as a year.
-const HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /i;
-
-/**
- * Reads a Retry-After header: delay-seconds or an HTTP date, returned in milliseconds from
- * `now`. A date in the past gives 0. Anything else (empty, negative, fractional, garbage)
- * gives undefined, so the caller falls back to its own backoff.
- */
-export function parseRetryAfter(
-  value: string | null | undefined,
-  now: number = Date.now(),
-): number | undefined {
-  if (value == null) return undefined;
-  const trimmed = value.trim();
-  if (DELAY_SECONDS.test(trimmed)) {
-    const ms = Number(trimmed) * 1000;
-    return Number.isSafeInteger(ms) ? ms : undefined;
-  }
-  if (!HTTP_DATE.test(trimmed)) return undefined;
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
 }
 
 /**

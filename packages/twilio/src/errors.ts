@@ -1,3 +1,5 @@
+export { parseRetryAfter } from '@otp/sms';
+
 // Which failures of a Twilio send mean what for the provider chain. Source of truth: the
 // classification table in docs/twilio-api.md ("Errors"); the scopes are @otp/sms's.
 import type { SmsErrorScope } from '@otp/sms';
@@ -182,30 +184,4 @@ export function classifyTwilioError(status: number, twilioCode?: number): Twilio
     code: 'TWILIO_HTTP_ERROR',
     summary: 'Twilio answered with an unexpected HTTP status',
   };
-}
-
-const DELAY_SECONDS = /^\d+$/;
-// All three HTTP-date forms (IMF-fixdate, RFC 850, asctime) open with a day name. Requiring it
-// stops Date.parse from reading garbage such as "-5" or "1" as a year.
-const HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /i;
-
-/**
- * Reads a Retry-After header: delay-seconds or an HTTP date, in milliseconds from `now`; a
- * date in the past gives 0; anything else gives undefined (the caller's own backoff applies).
- * Twilio documents it only for newer APIs, so on the 2010 API it is honoured when present.
- */
-export function parseRetryAfter(
-  value: string | null | undefined,
-  now: number = Date.now(),
-): number | undefined {
-  if (value == null) return undefined;
-  const trimmed = value.trim();
-  if (DELAY_SECONDS.test(trimmed)) {
-    const ms = Number(trimmed) * 1000;
-    return Number.isSafeInteger(ms) ? ms : undefined;
-  }
-  if (!HTTP_DATE.test(trimmed)) return undefined;
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
 }

@@ -1,5 +1,12 @@
 import { STATUS_CODES } from 'node:http';
-import { SmsError, type SmsErrorScope, type SmsMessage, type SmsProvider, type SmsReceipt } from '@otp/sms';
+import {
+  releasingBody,
+  SmsError,
+  type SmsErrorScope,
+  type SmsMessage,
+  type SmsProvider,
+  type SmsReceipt,
+} from '@otp/sms';
 import ky from 'ky';
 import { Compile } from 'typebox/compile';
 import { classifyTwilioError, parseRetryAfter, TWILIO, type TwilioErrorCode } from './errors.js';
@@ -310,28 +317,6 @@ function parseErrorBody(text: string): { code?: number; message?: string } {
   return {
     ...(typeof code === 'number' && Number.isSafeInteger(code) ? { code } : {}),
     ...(typeof message === 'string' ? { message } : {}),
-  };
-}
-
-/**
- * ky clones every request for retries (a tee of the body stream) and, when done, cancels its
- * spare copy; per the Streams spec that cancel settles only once the copy handed to fetch is
- * read or cancelled too. A fetch that fails early (connection refused: undici marks the body
- * used without reading it) or a test stub that ignores the body would leave send() waiting
- * for the timeout. So the body, a short form, is read here and fetch gets a plain string: both
- * copies are settled whatever fetch does.
- */
-function releasingBody(fetchImpl: typeof fetch): typeof fetch {
-  return async (input, init) => {
-    if (!(input instanceof Request)) return fetchImpl(input, init);
-    const body = input.body === null ? undefined : await input.text();
-    return fetchImpl(input.url, {
-      ...init,
-      method: input.method,
-      headers: input.headers,
-      body,
-      signal: input.signal,
-    });
   };
 }
 
