@@ -38,4 +38,13 @@ export const VerifyOtpResponse = Type.Object({
   message: Type.String({ examples: ['Код подтвержден'] }),
   phone_number: Type.String({ examples: ['+77088043414'] }),
   verified: Type.Literal(true),
+  verification_token: Type.Optional(
+    Type.String({
+      description:
+        'A short-lived JWT (EdDSA or ES256) that other services can trust without calling this one: `sub` is the E.164 phone, `phone_number_verified` is true, `verification_id` (also `jti`) names the verification; `iss`, `aud`, `iat`, `exp` as configured. Check it with the keys at GET /.well-known/jwks.json. Absent only from the replay of an Idempotency-Key whose first request never got its answer.',
+      examples: [
+        'eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIrNzcwODgwNDM0MTQiLCIuLi4iOjF9.c2ln',
+      ],
+    }),
+  ),
 });

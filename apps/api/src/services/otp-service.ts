@@ -166,7 +166,7 @@ export interface OtpService {
     phoneInput: string | number,
     codeInput: string | number,
     ctx: RequestContext,
-  ): Promise<{ phone: string }>;
+  ): Promise<{ phone: string; verificationId: string }>;
 }
 
 export function createOtpService(options: OtpServiceOptions): OtpService {
@@ -432,7 +432,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         case 'verified':
           await recordStatus(log, () => options.status?.verified({ verificationId: result.verificationId }));
           log.info('code verified');
-          return { phone };
+          return { phone, verificationId: result.verificationId };
         case 'invalid':
           log.info({ attemptsLeft: result.attemptsLeft }, 'wrong code');
           throw new AppError(
