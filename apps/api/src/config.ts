@@ -77,6 +77,8 @@ export const ApiEnv = Type.Object({
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 256 })),
   ADMIN_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   // The signed `verification_token` of a right code (README, Signed verification results).
+  // The `purpose` values a send may carry (comma-separated; each a-z, 0-9, _ or -, ≤ 32).
+  OTP_PURPOSES: Type.String({ default: 'login,signup,reset' }),
   VERIFICATION_TOKEN_TTL_SECONDS: Type.Integer({ default: 300, minimum: 10, maximum: 86_400 }),
   VERIFICATION_TOKEN_ISSUER: Type.String({ default: 'otp-service', minLength: 1, maxLength: 512 }),
   VERIFICATION_TOKEN_AUDIENCE: Type.String({ default: 'otp-service-clients', minLength: 1, maxLength: 512 }),
@@ -144,6 +146,8 @@ export interface ApiConfig {
   testNumbers: Map<string, string>;
   /** Admin credentials; undefined = admin routes off (404), /metrics open. */
   admin: AdminCredentials | undefined;
+  /** The `purpose` values a send may carry. */
+  purposes: string[];
   /** How `verification_token` is signed; the key imported once here. */
   verificationToken: VerificationTokenSettings;
   logLevel: string;
@@ -216,6 +220,11 @@ export function loadApiConfig(env: Env, options: LoadConfigOptions = {}): ApiCon
   const previousSecret = collectProblems(problems, () =>
     resolvePreviousSecret(e.NODE_ENV, e.OTP_SECRET_PREVIOUS, e.OTP_SECRET),
   );
+  const purposes = splitList(e.OTP_PURPOSES);
+  const badPurposes = purposes.filter((p) => !/^[a-z0-9_-]{1,32}$/.test(p));
+  if (badPurposes.length > 0) {
+    problems.push(`OTP_PURPOSES: each must be 1-32 of a-z, 0-9, _ or - (not ${badPurposes.join(', ')})`);
+  }
   const signingKey = collectProblems(problems, () => signingKeyFrom(e, readFile));
   if (problems.length > 0 || !secret || debugMode === undefined) throw new ConfigError(problems);
   return {
@@ -268,6 +277,7 @@ export function loadApiConfig(env: Env, options: LoadConfigOptions = {}): ApiCon
     blockedPrefixes,
     testNumbers,
     admin,
+    purposes,
     verificationToken: {
       ttlSeconds: e.VERIFICATION_TOKEN_TTL_SECONDS,
       issuer: e.VERIFICATION_TOKEN_ISSUER,

@@ -6,6 +6,7 @@ import { ConfigError } from '@otp/core';
 import {
   calculateJwkThumbprint,
   createLocalJWKSet,
+  decodeJwt,
   decodeProtectedHeader,
   exportJWK,
   jwtVerify,
@@ -298,4 +299,84 @@ describe('signing-key configuration', () => {
 
 afterAll(async () => {
   await Promise.all(open.splice(0).map((api) => api.close()));
+});
+
+describe('purpose', () => {
+  async function sendFor(api: TestApi, phone: string, purpose?: string) {
+    const res = await api.app.inject({
+      method: 'POST',
+      url: '/send-otp/',
+      payload: { phone_number: phone, ...(purpose === undefined ? {} : { purpose }) },
+    });
+    expect(res.statusCode).toBe(200);
+    return (res.json() as { debug_code: string }).debug_code;
+  }
+  const verify = (api: TestApi, phone: string, code: string, purpose?: string) =>
+    api.app.inject({
+      method: 'POST',
+      url: '/verify-otp/',
+      payload: { phone_number: phone, code, ...(purpose === undefined ? {} : { purpose }) },
+    });
+
+  it('a code sent for one purpose verifies only for it, and the token carries it', async () => {
+    const api = await start();
+    const phone = freshPhone();
+    const code = await sendFor(api, phone, 'reset');
+    const wrong = await verify(api, phone, code, 'login');
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json()).toMatchObject({ code: 'OTP_INVALID' });
+    expect((await verify(api, phone, code)).json()).toMatchObject({ code: 'OTP_INVALID' });
+    const ok = await verify(api, phone, code, 'reset');
+    expect(ok.statusCode).toBe(200);
+    const { payload } = await jwtVerify(
+      (ok.json() as { verification_token: string }).verification_token,
+      createLocalJWKSet((await jwksOf(api)) as never),
+    );
+    expect(payload.purpose).toBe('reset');
+  });
+
+  it('a code sent without a purpose does not verify for one, and its token has none', async () => {
+    const api = await start();
+    const phone = freshPhone();
+    const code = await sendFor(api, phone);
+    expect((await verify(api, phone, code, 'login')).json()).toMatchObject({ code: 'OTP_INVALID' });
+    const ok = await verify(api, phone, code);
+    expect(ok.statusCode).toBe(200);
+    expect(decodeJwt((ok.json() as { verification_token: string }).verification_token)).not.toHaveProperty(
+      'purpose',
+    );
+  });
+
+  it('refuses a purpose outside OTP_PURPOSES with 400 VALIDATION_ERROR, spending nothing', async () => {
+    const api = await start({ OTP_PURPOSES: 'login,checkout' });
+    const phone = freshPhone();
+    const res = await api.app.inject({
+      method: 'POST',
+      url: '/send-otp/',
+      payload: { phone_number: phone, purpose: 'reset' },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({
+      code: 'VALIDATION_ERROR',
+      message: expect.stringContaining('login, checkout'),
+    });
+    expect(await sendFor(api, phone, 'checkout')).toMatch(/^\d{6}$/);
+    const bad = await api.app.inject({
+      method: 'POST',
+      url: '/send-otp/',
+      payload: { phone_number: phone, purpose: 'Not Valid!' },
+    });
+    expect(bad.statusCode).toBe(400);
+  });
+
+  it('OTP_PURPOSES names a bad entry', () => {
+    expect(() =>
+      loadApiConfig({
+        NODE_ENV: 'test',
+        REDIS_URL: testRedisUrl(),
+        OTP_DEBUG: 'true',
+        OTP_PURPOSES: 'login,Bad One',
+      }),
+    ).toThrow(/OTP_PURPOSES: .*Bad One/);
+  });
 });

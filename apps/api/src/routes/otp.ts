@@ -13,8 +13,9 @@ function verifiedAnswer(phone: string) {
 }
 
 /** What the OTP service needs to know about the caller, and where it reports the phone's country. */
-function context(request: FastifyRequest): RequestContext {
+function context(request: FastifyRequest, purpose?: string): RequestContext {
   return {
+    ...(purpose === undefined ? {} : { purpose }),
     requestId: request.id,
     log: request.log,
     ip: request.clientAddress,
@@ -51,7 +52,7 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request) => {
-      const sent = await fastify.otp.send(request.body.phone_number, context(request));
+      const sent = await fastify.otp.send(request.body.phone_number, context(request, request.body.purpose));
       return {
         message: 'SMS код отправлен успешно',
         phone_number: sent.phone,
@@ -84,6 +85,7 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     async (request) => {
       const claim = request.idempotency;
+      const { purpose } = request.body;
       // The record written with the spent code cannot hold the token (its verification id
       // is only known once the code is spent): it answers a retry only if this request dies
       // before its answer; otherwise the answer below, token included, replaces it.
@@ -91,7 +93,7 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         request.body.phone_number,
         request.body.code,
         {
-          ...context(request),
+          ...context(request, purpose),
           ...(claim
             ? {
                 verifiedRecord: {
@@ -103,7 +105,13 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
             : {}),
         },
       );
-      const token = await whileRedisAnswers(() => fastify.verificationTokens.sign({ phone, verificationId }));
+      const token = await whileRedisAnswers(() =>
+        fastify.verificationTokens.sign({
+          phone,
+          verificationId,
+          ...(purpose === undefined ? {} : { purpose }),
+        }),
+      );
       return { ...verifiedAnswer(phone), verification_token: token };
     },
   );

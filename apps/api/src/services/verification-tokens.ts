@@ -43,7 +43,7 @@ export interface PublicJwk {
 
 export interface VerificationTokens {
   /** The signed answer to a right code. */
-  sign(claims: { phone: string; verificationId: string }): Promise<string>;
+  sign(claims: { phone: string; verificationId: string; purpose?: string }): Promise<string>;
   /** The keys a relying service checks tokens with: the current one and those retired less than a TTL ago. */
   jwks(): Promise<{ keys: PublicJwk[] }>;
 }
@@ -197,10 +197,14 @@ export function createVerificationTokens(options: VerificationTokenOptions): Ver
       await ready();
     },
 
-    async sign({ phone, verificationId }) {
+    async sign({ phone, verificationId, purpose }) {
       const { signing, jwk } = await ready();
       const iat = Math.floor(now() / 1000);
-      return new SignJWT({ phone_number_verified: true, verification_id: verificationId })
+      return new SignJWT({
+        phone_number_verified: true,
+        verification_id: verificationId,
+        ...(purpose === undefined ? {} : { purpose }),
+      })
         .setProtectedHeader({ alg: signing.alg, kid: jwk.kid, typ: 'JWT' })
         .setSubject(phone)
         .setJti(verificationId)
