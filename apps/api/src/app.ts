@@ -18,7 +18,9 @@ import overload from './plugins/overload.js';
 import redis from './plugins/redis.js';
 import statusStore from './plugins/status-store.js';
 import swagger from './plugins/swagger.js';
+import verificationTokens from './plugins/verification-tokens.js';
 import healthRoutes from './routes/health.js';
+import jwksRoutes from './routes/jwks.js';
 import metricsRoutes from './routes/metrics.js';
 import otpRoutes from './routes/otp.js';
 import verificationRoutes from './routes/verifications.js';
@@ -83,6 +85,7 @@ export const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, clo
   await fastify.register(idempotency, { keyPrefix: config.redisKeyPrefix });
   await fastify.register(statusStore, { keyPrefix: config.redisKeyPrefix });
   await fastify.register(otp, { config, clock });
+  await fastify.register(verificationTokens, { config, clock });
   await fastify.register(adminAuth, { credentials: config.admin });
   await fastify.register(metrics, { allowedCountries: config.allowedCountries, processMetrics });
   await fastify.register(bullBoard);
@@ -92,6 +95,7 @@ export const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, clo
   await fastify.register(healthRoutes);
   await fastify.register(otpRoutes);
   await fastify.register(verificationRoutes);
+  await fastify.register(jwksRoutes);
   await fastify.register(webhookRoutes, { handlers: config.webhooks, publicBaseUrl: config.publicBaseUrl });
   await fastify.register(metricsRoutes);
 };

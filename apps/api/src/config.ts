@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import {
   ConfigError,
   collectProblems,
@@ -23,6 +24,7 @@ import {
 } from './auth/parse-lists.js';
 import type { OverloadLimits } from './plugins/overload.js';
 import type { SendLimitSettings } from './services/send-limits.js';
+import { parseSigningKey, type VerificationTokenSettings } from './services/verification-tokens.js';
 
 export const ApiEnv = Type.Object({
   ...SharedEnv,
@@ -74,6 +76,15 @@ export const ApiEnv = Type.Object({
   ADMIN_USER: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 256 })),
   ADMIN_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  // The signed `verification_token` of a right code (README, Signed verification results).
+  // The `purpose` values a send may carry (comma-separated; each a-z, 0-9, _ or -, ≤ 32).
+  OTP_PURPOSES: Type.String({ default: 'login,signup,reset' }),
+  VERIFICATION_TOKEN_TTL_SECONDS: Type.Integer({ default: 300, minimum: 10, maximum: 86_400 }),
+  VERIFICATION_TOKEN_ISSUER: Type.String({ default: 'otp-service', minLength: 1, maxLength: 512 }),
+  VERIFICATION_TOKEN_AUDIENCE: Type.String({ default: 'otp-service-clients', minLength: 1, maxLength: 512 }),
+  // An Ed25519 or P-256 PKCS#8 PEM, inline or in a file; unset = generated, kept sealed in Redis.
+  VERIFICATION_TOKEN_PRIVATE_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  VERIFICATION_TOKEN_PRIVATE_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
 });
 export type ApiEnv = Static<typeof ApiEnv>;
 
@@ -135,12 +146,52 @@ export interface ApiConfig {
   testNumbers: Map<string, string>;
   /** Admin credentials; undefined = admin routes off (404), /metrics open. */
   admin: AdminCredentials | undefined;
+  /** The `purpose` values a send may carry. */
+  purposes: string[];
+  /** How `verification_token` is signed; the key imported once here. */
+  verificationToken: VerificationTokenSettings;
   logLevel: string;
   logFile?: string;
 }
 
+export interface LoadConfigOptions {
+  /** Reads VERIFICATION_TOKEN_PRIVATE_KEY_FILE. @defaultValue fs.readFileSync as UTF-8 */
+  readFile?: (path: string) => string;
+}
+
+function signingKeyFrom(e: ApiEnv, readFile: (path: string) => string) {
+  if (e.VERIFICATION_TOKEN_PRIVATE_KEY !== undefined && e.VERIFICATION_TOKEN_PRIVATE_KEY_FILE !== undefined) {
+    throw new ConfigError([
+      'VERIFICATION_TOKEN_PRIVATE_KEY and VERIFICATION_TOKEN_PRIVATE_KEY_FILE: set one, not both',
+    ]);
+  }
+  if (e.VERIFICATION_TOKEN_PRIVATE_KEY !== undefined) {
+    try {
+      return parseSigningKey(e.VERIFICATION_TOKEN_PRIVATE_KEY);
+    } catch (err) {
+      throw new ConfigError([`VERIFICATION_TOKEN_PRIVATE_KEY: ${(err as Error).message}`]);
+    }
+  }
+  const path = e.VERIFICATION_TOKEN_PRIVATE_KEY_FILE;
+  if (path === undefined) return undefined;
+  let pem: string;
+  try {
+    pem = readFile(path);
+  } catch (err) {
+    throw new ConfigError([
+      `VERIFICATION_TOKEN_PRIVATE_KEY_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    ]);
+  }
+  try {
+    return parseSigningKey(pem);
+  } catch (err) {
+    throw new ConfigError([`VERIFICATION_TOKEN_PRIVATE_KEY_FILE: ${path} ${(err as Error).message}`]);
+  }
+}
+
 /** Reads and checks every variable the API uses; throws a ConfigError naming each bad one. */
-export function loadApiConfig(env: Env): ApiConfig {
+export function loadApiConfig(env: Env, options: LoadConfigOptions = {}): ApiConfig {
+  const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
   const problems: string[] = [];
   const e = parseEnv(ApiEnv, env, problems);
   const allowedCountries = splitList(e.ALLOWED_COUNTRIES).map((c) => c.toUpperCase());
@@ -169,6 +220,12 @@ export function loadApiConfig(env: Env): ApiConfig {
   const previousSecret = collectProblems(problems, () =>
     resolvePreviousSecret(e.NODE_ENV, e.OTP_SECRET_PREVIOUS, e.OTP_SECRET),
   );
+  const purposes = splitList(e.OTP_PURPOSES);
+  const badPurposes = purposes.filter((p) => !/^[a-z0-9_-]{1,32}$/.test(p));
+  if (badPurposes.length > 0) {
+    problems.push(`OTP_PURPOSES: each must be 1-32 of a-z, 0-9, _ or - (not ${badPurposes.join(', ')})`);
+  }
+  const signingKey = collectProblems(problems, () => signingKeyFrom(e, readFile));
   if (problems.length > 0 || !secret || debugMode === undefined) throw new ConfigError(problems);
   return {
     nodeEnv: e.NODE_ENV,
@@ -220,6 +277,13 @@ export function loadApiConfig(env: Env): ApiConfig {
     blockedPrefixes,
     testNumbers,
     admin,
+    purposes,
+    verificationToken: {
+      ttlSeconds: e.VERIFICATION_TOKEN_TTL_SECONDS,
+      issuer: e.VERIFICATION_TOKEN_ISSUER,
+      audience: e.VERIFICATION_TOKEN_AUDIENCE,
+      ...(signingKey ? { signingKey } : {}),
+    },
     logLevel: e.LOG_LEVEL,
     logFile: e.LOG_FILE,
   };

@@ -52,12 +52,12 @@ describe('the OpenAPI document at /docs/json', () => {
   it.each([
     [
       '/send-otp/',
-      ['phone_number'],
+      ['phone_number', 'purpose'],
       ['200', '400', '401', '403', '409', '413', '415', '422', '429', '500', '503'],
     ],
     [
       '/verify-otp/',
-      ['phone_number', 'code'],
+      ['phone_number', 'code', 'purpose'],
       ['200', '400', '401', '403', '413', '415', '429', '500', '503'],
     ],
   ])('documents POST %s: body, every response, and the API key', (path, fields, statuses) => {

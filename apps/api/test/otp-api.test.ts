@@ -134,7 +134,12 @@ describe('POST /verify-otp/', () => {
     const { phone, code } = await issue();
     const ok = await verify({ phone_number: phone, code });
     expect(ok.statusCode).toBe(200);
-    expect(ok.json()).toEqual({ message: 'Код подтвержден', phone_number: phone, verified: true });
+    expect(ok.json()).toEqual({
+      message: 'Код подтвержден',
+      phone_number: phone,
+      verified: true,
+      verification_token: expect.any(String),
+    });
     const again = await verify({ phone_number: phone, code });
     expect(again.statusCode).toBe(400);
     expect(again.json()).toMatchObject({ code: 'OTP_EXPIRED' });

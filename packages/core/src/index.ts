@@ -29,6 +29,7 @@ export {
   codeDigestCandidates,
   deriveKeyRing,
   deriveKeys,
+  deriveSecretKey,
   type SecretKeys,
   safeEqual,
   storedCodeDigest,

@@ -77,6 +77,7 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
         limits: { ...config.limits, keyPrefix: config.redisKeyPrefix },
         blockedPrefixes: config.blockedPrefixes,
         testNumbers: config.testNumbers,
+        purposes: config.purposes,
         now: clock,
       }),
     );

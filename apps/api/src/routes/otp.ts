@@ -4,6 +4,7 @@ import { doneRecord } from '../plugins/idempotency.js';
 import { described, errorResponses } from '../schemas/errors.js';
 import { SendOtpBody, SendOtpResponse, VerifyOtpBody, VerifyOtpResponse } from '../schemas/otp.js';
 import { isLoopback, type RequestContext } from '../services/otp-service.js';
+import { whileRedisAnswers } from '../services/redis-errors.js';
 import { ROUTE_ERRORS } from './route-errors.js';
 
 /** The answer to a right code; also what an Idempotency-Key retry replays. */
@@ -12,8 +13,9 @@ function verifiedAnswer(phone: string) {
 }
 
 /** What the OTP service needs to know about the caller, and where it reports the phone's country. */
-function context(request: FastifyRequest): RequestContext {
+function context(request: FastifyRequest, purpose?: string): RequestContext {
   return {
+    ...(purpose === undefined ? {} : { purpose }),
     requestId: request.id,
     log: request.log,
     ip: request.clientAddress,
@@ -50,7 +52,7 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request) => {
-      const sent = await fastify.otp.send(request.body.phone_number, context(request));
+      const sent = await fastify.otp.send(request.body.phone_number, context(request, request.body.purpose));
       return {
         message: 'SMS код отправлен успешно',
         phone_number: sent.phone,
@@ -83,19 +85,34 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     async (request) => {
       const claim = request.idempotency;
-      const { phone } = await fastify.otp.verify(request.body.phone_number, request.body.code, {
-        ...context(request),
-        ...(claim
-          ? {
-              verifiedRecord: {
-                key: claim.key,
-                ttlSeconds: claim.ttlSeconds,
-                value: (e164: string) => doneRecord(claim, 200, JSON.stringify(verifiedAnswer(e164))),
-              },
-            }
-          : {}),
-      });
-      return verifiedAnswer(phone);
+      const { purpose } = request.body;
+      // The record written with the spent code cannot hold the token (its verification id
+      // is only known once the code is spent): it answers a retry only if this request dies
+      // before its answer; otherwise the answer below, token included, replaces it.
+      const { phone, verificationId } = await fastify.otp.verify(
+        request.body.phone_number,
+        request.body.code,
+        {
+          ...context(request, purpose),
+          ...(claim
+            ? {
+                verifiedRecord: {
+                  key: claim.key,
+                  ttlSeconds: claim.ttlSeconds,
+                  value: (e164: string) => doneRecord(claim, 200, JSON.stringify(verifiedAnswer(e164))),
+                },
+              }
+            : {}),
+        },
+      );
+      const token = await whileRedisAnswers(() =>
+        fastify.verificationTokens.sign({
+          phone,
+          verificationId,
+          ...(purpose === undefined ? {} : { purpose }),
+        }),
+      );
+      return { ...verifiedAnswer(phone), verification_token: token };
     },
   );
 };

@@ -34,6 +34,7 @@ export const ROUTE_ERRORS = {
     ...REDIS_ERROR_CODES,
     ...ANY_ROUTE_ERROR_CODES,
   ],
+  'GET /.well-known/jwks.json': [...REDIS_ERROR_CODES, ...ANY_ROUTE_ERROR_CODES],
   'GET /health/live': [...ANY_ROUTE_ERROR_CODES],
   'GET /health/ready': [...REDIS_ERROR_CODES, ...ANY_ROUTE_ERROR_CODES],
   // Admin credentials when configured.

@@ -7,8 +7,16 @@ const PhoneNumber = Type.Union([Type.String({ maxLength: 64 }), Type.Integer({ m
   examples: ['+77088043414'],
 });
 
+/** Optional on both calls; the verify must name the purpose the send named. */
+const Purpose = Type.String({
+  pattern: '^[a-z0-9_-]{1,32}$',
+  description:
+    'What the code is for, one of OTP_PURPOSES (default login, signup, reset). A code sent with a purpose verifies only with the same purpose (otherwise OTP_INVALID), and the verification_token carries it.',
+  examples: ['login'],
+});
+
 export const SendOtpBody = Type.Object(
-  { phone_number: PhoneNumber },
+  { phone_number: PhoneNumber, purpose: Type.Optional(Purpose) },
   { additionalProperties: false, examples: [{ phone_number: '8 (708) 804-34-14' }] },
 );
 export type SendOtpBody = Static<typeof SendOtpBody>;
@@ -29,6 +37,7 @@ export const VerifyOtpBody = Type.Object(
       description: 'The code from the SMS',
       examples: ['123456'],
     }),
+    purpose: Type.Optional(Purpose),
   },
   { additionalProperties: false, examples: [{ phone_number: '+77088043414', code: '123456' }] },
 );
@@ -38,4 +47,13 @@ export const VerifyOtpResponse = Type.Object({
   message: Type.String({ examples: ['Код подтвержден'] }),
   phone_number: Type.String({ examples: ['+77088043414'] }),
   verified: Type.Literal(true),
+  verification_token: Type.Optional(
+    Type.String({
+      description:
+        'A short-lived JWT (EdDSA or ES256) that other services can trust without calling this one: `sub` is the E.164 phone, `phone_number_verified` is true, `verification_id` (also `jti`) names the verification; `purpose` when the send named one; `iss`, `aud`, `iat`, `exp` as configured. Check it with the keys at GET /.well-known/jwks.json. Absent only from the replay of an Idempotency-Key whose first request never got its answer.',
+      examples: [
+        'eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIrNzcwODgwNDM0MTQiLCIuLi4iOjF9.c2ln',
+      ],
+    }),
+  ),
 });

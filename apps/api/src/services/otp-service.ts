@@ -121,6 +121,8 @@ export interface OtpServiceOptions {
   blockedPrefixes: readonly string[];
   /** E.164 → fixed code; these get no SMS but otherwise behave like any number. */
   testNumbers: ReadonlyMap<string, string>;
+  /** The `purpose` values a send may carry. @defaultValue none (a purpose is refused) */
+  purposes?: readonly string[];
   /** The clock limits are measured with. @defaultValue Date.now */
   now?: () => number;
   /**
@@ -156,6 +158,17 @@ export interface RequestContext {
   verifiedRecord?: { key: string; ttlSeconds: number; value: (phone: string) => string };
   /** Told the phone's country as soon as it is known, even if the request then fails (metrics). */
   onCountry?: (country: string) => void;
+  /** What the code is for (`login`, `signup`, …): a code issued for one verifies for no other. */
+  purpose?: string;
+}
+
+/**
+ * What a code's digest is made of. The purpose is bound into the HMAC, so a code issued for
+ * one purpose simply does not match under another, with no new state in Redis; without a
+ * purpose the digest is exactly what it was before purposes existed.
+ */
+function boundCode(code: string, purpose: string | undefined): string {
+  return purpose === undefined ? code : `${code}|purpose:${purpose}`;
 }
 
 export interface OtpService {
@@ -166,7 +179,7 @@ export interface OtpService {
     phoneInput: string | number,
     codeInput: string | number,
     ctx: RequestContext,
-  ): Promise<{ phone: string }>;
+  ): Promise<{ phone: string; verificationId: string }>;
 }
 
 export function createOtpService(options: OtpServiceOptions): OtpService {
@@ -270,6 +283,15 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
     return false;
   }
 
+  function checkPurpose(purpose: string | undefined): string | undefined {
+    if (purpose === undefined || options.purposes?.includes(purpose)) return purpose;
+    throw new AppError(
+      ErrorCode.VALIDATION_ERROR,
+      400,
+      `Unknown purpose; use one of: ${(options.purposes ?? []).join(', ') || '(none configured)'}.`,
+    );
+  }
+
   return {
     async close() {
       stopUndo.abort();
@@ -277,6 +299,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
     },
 
     async send(phoneInput, ctx) {
+      const purpose = checkPurpose(ctx.purpose);
       const { e164: phone, country } = normalize(phoneInput, ctx);
       refuseBlocked(phone);
       const verificationId = randomUUID();
@@ -295,7 +318,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         store
           .issue({
             phone,
-            digest: storedCodeDigest(keys, phone, code),
+            digest: storedCodeDigest(keys, phone, boundCode(code, purpose)),
             verificationId,
             limits,
             now: at,
@@ -389,12 +412,13 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
     },
 
     async verify(phoneInput, codeInput, ctx) {
+      const purpose = checkPurpose(ctx.purpose);
       const { e164: phone } = normalize(phoneInput, ctx);
       const code = normalizeCode(codeInput);
       const result = await whileRedisAnswers(() =>
         store.verify({
           phone,
-          digest: codeDigestCandidates(options.keyRing ?? [keys], phone, code),
+          digest: codeDigestCandidates(options.keyRing ?? [keys], phone, boundCode(code, purpose)),
           // An API key is one client; otherwise the caller's address is.
           client: ctx.apiKeyName === undefined ? `ip:${ctx.ip ?? 'unknown'}` : `key:${ctx.apiKeyName}`,
           // OTP_VERIFIES_PER_IP_PER_HOUR is for anonymous callers: a key's backend verifies
@@ -432,7 +456,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         case 'verified':
           await recordStatus(log, () => options.status?.verified({ verificationId: result.verificationId }));
           log.info('code verified');
-          return { phone };
+          return { phone, verificationId: result.verificationId };
         case 'invalid':
           log.info({ attemptsLeft: result.attemptsLeft }, 'wrong code');
           throw new AppError(

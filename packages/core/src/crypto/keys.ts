@@ -20,6 +20,14 @@ export interface SecretKeys {
 // to be the same on the API and every worker.
 const SALT = Buffer.from('otp-service/v1');
 
+/**
+ * A 32-byte key for one named use, derived from OTP_SECRET (HKDF-SHA256). For keys that
+ * live outside the code path, e.g. the API's sealing key for its generated signing key.
+ */
+export function deriveSecretKey(secret: string, purpose: string): Buffer {
+  return derive(secret, purpose);
+}
+
 function derive(secret: string, info: string): Buffer {
   return Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), SALT, info, 32));
 }
