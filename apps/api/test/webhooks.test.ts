@@ -65,7 +65,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await app?.close();
-  await deleteKeys(redis, prefix);
+  await deleteKeys(redis, prefix, `bull:${prefix.replaceAll(':', '-').replace(/-$/, '')}:`);
   await redis.quit();
 });
 
@@ -145,7 +145,7 @@ describe('POST /webhooks/twilio (TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL set)', ()
   });
   afterAll(async () => {
     await twilioApp.close();
-    await deleteKeys(redis, twilioPrefix);
+    await deleteKeys(redis, twilioPrefix, `bull:${twilioPrefix.replaceAll(':', '-').replace(/-$/, '')}:`);
   });
 
   const form = (messageSid: string, status: string) =>
