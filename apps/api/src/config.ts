@@ -79,6 +79,8 @@ export const ApiEnv = Type.Object({
   // The signed `verification_token` of a right code (README, Signed verification results).
   // The `purpose` values a send may carry (comma-separated; each a-z, 0-9, _ or -, ≤ 32).
   OTP_PURPOSES: Type.String({ default: 'login,signup,reset' }),
+  // A resend within a code's life sends the same code (kept sealed beside its digest).
+  OTP_RESEND_SAME_CODE: Type.Boolean({ default: true }),
   VERIFICATION_TOKEN_TTL_SECONDS: Type.Integer({ default: 300, minimum: 10, maximum: 86_400 }),
   VERIFICATION_TOKEN_ISSUER: Type.String({ default: 'otp-service', minLength: 1, maxLength: 512 }),
   VERIFICATION_TOKEN_AUDIENCE: Type.String({ default: 'otp-service-clients', minLength: 1, maxLength: 512 }),
@@ -106,6 +108,8 @@ export interface ApiConfig {
   otpTtlSeconds: number;
   otpMaxAttempts: number;
   resendCooldownSeconds: number;
+  /** OTP_RESEND_SAME_CODE: a resend within a code's life sends the same code. */
+  resendSameCode: boolean;
   allowedCountries: string[];
   /** Caps delivery attempts; undefined = retry until shortly before the code expires. */
   smsMaxAttempts: number | undefined;
@@ -243,6 +247,7 @@ export function loadApiConfig(env: Env, options: LoadConfigOptions = {}): ApiCon
     otpTtlSeconds: e.OTP_TTL_SECONDS,
     otpMaxAttempts: e.OTP_MAX_ATTEMPTS,
     resendCooldownSeconds: e.OTP_RESEND_COOLDOWN_SECONDS,
+    resendSameCode: e.OTP_RESEND_SAME_CODE,
     allowedCountries,
     smsMaxAttempts: e.SMS_MAX_ATTEMPTS,
     smsRetryBaseDelayMs: e.SMS_RETRY_BASE_DELAY_MS,

@@ -246,6 +246,10 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       });
       if (deps.fallback) {
         await deps.fallback.send(message);
+      } else if (job.id !== undefined && job.id !== data.verificationId) {
+        // A resend of a kept code (its job id is the send's own): an earlier SMS may already
+        // have brought this code to the user, so it stays; it still expires on its own.
+        log.info('code kept: a resend failed, an earlier SMS may have carried it');
       } else {
         // A code that never reached the phone must not verify: whoever knows it did not get it by SMS.
         await deps.store.revoke({ phone, verificationId: data.verificationId });

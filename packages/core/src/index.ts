@@ -4,11 +4,13 @@ export {
   createCodeStore,
   failedVerifiesKey,
   type IssueResult,
+  type IssueReuse,
   type LiveResult,
   type SendLimit,
   type VerifyResult,
 } from './code-store/code-store.js';
 export { LuaScript } from './code-store/lua-script.js';
+export { openStoredCode, type SealedCodeContext, sealStoredCode } from './code-store/sealed-code.js';
 export {
   collectProblems,
   DEV_OTP_SECRET,

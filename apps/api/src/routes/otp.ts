@@ -59,6 +59,7 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         verification_id: sent.verificationId,
         expires_in: sent.expiresIn,
         resend_after: sent.resendAfter,
+        resent: sent.resent,
         ...(sent.debugCode === undefined ? {} : { debug_code: sent.debugCode }),
       };
     },

@@ -27,6 +27,13 @@ export const SendOtpResponse = Type.Object({
   verification_id: Type.String({ description: 'Follows this code through logs and queues' }),
   expires_in: Type.Integer({ description: 'Seconds the code stays valid', examples: [600] }),
   resend_after: Type.Integer({ description: 'Seconds before another code may be asked for', examples: [60] }),
+  resent: Type.Optional(
+    Type.Boolean({
+      description:
+        "True when this SMS carries the code already sent for this verification (same code on resend, OTP_RESEND_SAME_CODE): the verification_id is the earlier one, attempts used stay used, and expires_in is what is left of the code's life. False when a new code was issued.",
+      examples: [false],
+    }),
+  ),
   debug_code: Type.Optional(Type.String({ description: 'Only in debug mode (no Messaggio key configured)' })),
 });
 

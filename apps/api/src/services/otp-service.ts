@@ -6,11 +6,13 @@ import {
   type CodeStore,
   codeDigestCandidates,
   DEBUG_TRANSPORT,
+  DecryptError,
   ErrorCode,
   generateCode,
   maskPhone,
   type NormalizedPhone,
   normalizePhone,
+  openStoredCode,
   SEND_JOB_NAME,
   type SecretKeys,
   type SendJobData,
@@ -18,6 +20,7 @@ import {
   type SendLimit,
   type StatusStore,
   sealJob,
+  sealStoredCode,
   sendJobOptions,
   storedCodeDigest,
 } from '@otp/core';
@@ -121,6 +124,12 @@ export interface OtpServiceOptions {
   blockedPrefixes: readonly string[];
   /** E.164 → fixed code; these get no SMS but otherwise behave like any number. */
   testNumbers: ReadonlyMap<string, string>;
+  /**
+   * Same code on resend (OTP_RESEND_SAME_CODE): a send to a phone whose code is still live
+   * (same purpose and caller, attempts left) sends that code again, keeping its attempts
+   * and expiry, instead of replacing it. @defaultValue false
+   */
+  resendSameCode?: boolean;
   /** The `purpose` values a send may carry. @defaultValue none (a purpose is refused) */
   purposes?: readonly string[];
   /** The clock limits are measured with. @defaultValue Date.now */
@@ -139,7 +148,17 @@ export interface SendOutcome {
   verificationId: string;
   expiresIn: number;
   resendAfter: number;
+  /** The SMS carries the code already sent for this verification (same code on resend). */
+  resent: boolean;
   debugCode?: string;
+}
+
+/**
+ * A kept code must leave the user time to get the SMS and type it: with less life left than
+ * this (a minute, or a quarter of OTP_TTL_SECONDS if that is shorter) a resend gets a new code.
+ */
+export function minRemainingForResendMs(ttlSeconds: number): number {
+  return Math.min(60_000, (ttlSeconds * 1000) / 4);
 }
 
 export interface RequestContext {
@@ -169,6 +188,15 @@ export interface RequestContext {
  */
 function boundCode(code: string, purpose: string | undefined): string {
   return purpose === undefined ? code : `${code}|purpose:${purpose}`;
+}
+
+/**
+ * What a kept code must match to be sent again: the purpose (folded into its digest, so a
+ * code for another purpose would not verify) and the caller (a code stays with the API key
+ * whose verification it is, and GET /verifications/:id reads only the owner's records).
+ */
+function resendBinding(purpose: string | undefined, apiKeyName: string | undefined): string {
+  return `${purpose ?? ''}|${apiKeyName === undefined ? '' : ownerOf(apiKeyName)}`;
 }
 
 export interface OtpService {
@@ -302,9 +330,12 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       const purpose = checkPurpose(ctx.purpose);
       const { e164: phone, country } = normalize(phoneInput, ctx);
       refuseBlocked(phone);
-      const verificationId = randomUUID();
+      // Each send has its own id (job id, limit charges, undo); a fresh code's verification
+      // is named by it, a kept code's keeps the verification id it was issued with.
+      let sendId = randomUUID();
       const testCode = options.testNumbers.get(phone);
-      const code = testCode ?? generateCode(options.otpLength);
+      const fresh = testCode ?? generateCode(options.otpLength);
+      const binding = resendBinding(purpose, ctx.apiKeyName);
       const at = now();
       const limits = buildSendLimits(options.limits, {
         phone,
@@ -314,23 +345,62 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         now: at,
       });
 
-      const issued = await whileRedisAnswers(() =>
-        store
-          .issue({
+      const issue = (id: string, reuse: boolean) =>
+        whileRedisAnswers(() =>
+          store
+            .issue({
+              phone,
+              digest: storedCodeDigest(keys, phone, boundCode(fresh, purpose)),
+              verificationId: id,
+              limits,
+              ...(options.resendSameCode
+                ? {
+                    reuse: {
+                      sealedCode: sealStoredCode(keys, fresh, { verificationId: id, phone, binding }),
+                      binding,
+                      keyIds: (options.keyRing ?? [keys]).map((ring) => ring.keyId),
+                      minRemainingMs: minRemainingForResendMs(options.otpTtlSeconds),
+                      reuse,
+                    },
+                  }
+                : {}),
+              now: at,
+            })
+            .catch((err: unknown) => {
+              // No answer is not "no write": a stalled Redis may still run the issue later,
+              // leaving a code, a cooldown and limit charges nobody received. Undo them all
+              // by this send's id, in the background, so the client's retry gets a code.
+              undoInBackground({ phone, verificationId: id, limits }, ctx.log);
+              throw err;
+            }),
+        );
+
+      let issued = await issue(sendId, true);
+      let kept: { verificationId: string; code: string; ttlMs: number } | undefined;
+      if (issued.ok && issued.kept) {
+        const { verificationId: keptId, sealedCode, ttlMs } = issued.kept;
+        try {
+          const code = openStoredCode(options.keyRing ?? [keys], sealedCode, {
+            verificationId: keptId,
             phone,
-            digest: storedCodeDigest(keys, phone, boundCode(code, purpose)),
-            verificationId,
-            limits,
-            now: at,
-          })
-          .catch((err: unknown) => {
-            // No answer is not "no write": a stalled Redis may still run the issue later,
-            // leaving a code, a cooldown and limit charges nobody received. Undo them all
-            // by verification id, in the background, so the client's retry gets a code.
-            undoInBackground({ phone, verificationId, limits }, ctx.log);
-            throw err;
-          }),
-      );
+            binding,
+          });
+          kept = { verificationId: keptId, code, ttlMs };
+        } catch (err) {
+          if (!(err instanceof DecryptError)) throw err;
+          // A kept code no key opens (tampered in Redis): give this send back and store a
+          // new code instead, so the user still gets one that works.
+          ctx.log.error(
+            { err: { type: err.name, message: err.message } },
+            'kept code cannot be opened; issuing a new one',
+          );
+          await whileRedisAnswers(() => store.revoke({ phone, verificationId: sendId, limits }));
+          sendId = randomUUID();
+          issued = await issue(sendId, false);
+        }
+      }
+      const verificationId = kept?.verificationId ?? sendId;
+      const code = kept?.code ?? fresh;
       if (!issued.ok && issued.reason === 'undone') {
         throw new AppError(
           ErrorCode.SERVICE_UNAVAILABLE,
@@ -362,8 +432,9 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       const answer: SendOutcome = {
         phone,
         verificationId,
-        expiresIn: options.otpTtlSeconds,
+        expiresIn: kept ? Math.max(1, Math.floor(kept.ttlMs / 1000)) : options.otpTtlSeconds,
         resendAfter: options.resendCooldownSeconds,
+        resent: kept !== undefined,
         ...(options.debugMode && (await debugCodeAllowed(log)) ? { debugCode: code } : {}),
       };
       if (testCode !== undefined) {
@@ -381,20 +452,30 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         requestId: ctx.requestId,
       };
       try {
+        // One job per send: a resend's job id is its own send id (the worker tells a resend
+        // by it), while the job data names the verification whose code it carries.
         await whileRedisAnswers(() =>
-          queue.add(SEND_JOB_NAME, data, sendJobOptions(options.jobOptions, verificationId)),
+          queue.add(SEND_JOB_NAME, data, sendJobOptions(options.jobOptions, verificationId, sendId)),
         );
       } catch (err) {
         // The code is stored but no SMS will carry it: take it back so the client's
-        // retry is not refused by the cooldown for a code it never received.
-        await store.revoke({ phone, verificationId, limits }).catch((revokeErr: unknown) => {
+        // retry is not refused by the cooldown for a code it never received. Undone by
+        // send id: a resend's undo gives back its own charges and keeps the code, which
+        // an earlier SMS may already have brought to the user.
+        await store.revoke({ phone, verificationId: sendId, limits }).catch((revokeErr: unknown) => {
           log.warn(
             { err: revokeErr },
             'could not revoke code after enqueue failure; retrying in the background',
           );
-          undoInBackground({ phone, verificationId, limits }, log);
+          undoInBackground({ phone, verificationId: sendId, limits }, log);
         });
         throw err;
+      }
+      if (kept) {
+        // The verification's record stays as it is (its owner, request and expiry); the
+        // worker's writes for this send only add delivery attempts to it.
+        log.info('code kept and resend queued');
+        return answer;
       }
       await recordStatus(log, () =>
         options.status?.queued({

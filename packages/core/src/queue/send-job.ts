@@ -153,10 +153,18 @@ export interface SendJobOptionsInput {
   failedMaxAgeSeconds?: number;
 }
 
-export function sendJobOptions(input: SendJobOptionsInput, verificationId: string): JobsOptions {
+/**
+ * `sendId` names one send: the verification id for a code's first SMS, a send's own id for a
+ * resend of a kept code (a job whose id differs from its verification id is a resend).
+ */
+export function sendJobOptions(
+  input: SendJobOptionsInput,
+  verificationId: string,
+  sendId: string = verificationId,
+): JobsOptions {
   return {
-    // One job per verification: a retried enqueue cannot send twice.
-    jobId: verificationId,
+    // One job per send: a retried enqueue cannot send twice.
+    jobId: sendId,
     attempts: input.maxAttempts ?? RETRY_UNTIL_EXPIRY_ATTEMPTS,
     backoff: { type: SEND_BACKOFF_TYPE, delay: input.backoffDelayMs },
     // A completed job holds nothing anyone needs; a failed one is what the 3 a.m.
