@@ -140,8 +140,26 @@ describe('send → worker → Messaggio → verify', () => {
     expect(system.workerLogs.text).toMatch(/MESSAGGIO_TIMEOUT/);
   });
 
+  it('resends the same code in a second SMS, which then verifies', async () => {
+    system = await startSystem({ messaggio: true });
+    const first = await sendOtp(system);
+    await system.fake.waitForRequests(1, { acceptedOnly: true });
+    const again = await sendOtp(system);
+    expect(again.verification_id).toBe(first.verification_id);
+    await system.fake.waitForRequests(2, { acceptedOnly: true });
+    const codes = system.fake.sent.map((sms) => sms.text.match(/(\d{6})$/)?.[1]);
+    expect(codes).toHaveLength(2);
+    expect(codes[1]).toBe(codes[0]);
+    expect((await verifyOtp(system, codes[0] ?? '')).statusCode).toBe(200);
+  });
+
   it('sends no SMS for a code that was replaced before the worker got to it', async () => {
-    system = await startSystem({ messaggio: true, startWorker: false });
+    // OTP_RESEND_SAME_CODE=false: the second send replaces the code instead of resending it.
+    system = await startSystem({
+      messaggio: true,
+      startWorker: false,
+      env: { OTP_RESEND_SAME_CODE: 'false' },
+    });
     const stale = await sendOtp(system);
     const fresh = await sendOtp(system);
     system.startWorker();
