@@ -15,7 +15,7 @@ import { createWebhookHandlers, WebhookEnv } from '@otp/providers';
 import type { WebhookHandler } from '@otp/sms';
 import Type, { type Static } from 'typebox';
 import { type AdminCredentials, parseAdminCredentials } from './auth/admin-credentials.js';
-import { type ApiKeyEntry, parseApiKeys } from './auth/api-keys.js';
+import { type ApiKeyEntry, applyAppHashes, parseApiKeys } from './auth/api-keys.js';
 import {
   parseBlockedPrefixes,
   parseCountryLimits,
@@ -45,6 +45,8 @@ export const ApiEnv = Type.Object({
   OVERLOAD_MAX_RSS_MB: Type.Integer({ default: 1536, minimum: 0, maximum: 1_048_576 }),
   OVERLOAD_RETRY_AFTER_SECONDS: Type.Integer({ default: 5, minimum: 1, maximum: 3600 }),
   API_KEYS: Type.String({ default: '' }),
+  // Per-key limit on `app_hash` (Android SMS Retriever): name:hash, comma-separated.
+  API_KEY_APP_HASHES: Type.String({ default: '' }),
   // Each provider's delivery-report webhook (MESSAGGIO_WEBHOOK_SECRET, …), from @otp/providers.
   ...WebhookEnv,
   // The API's public address: webhooks that sign their URL (Twilio) are checked against it.
@@ -203,7 +205,8 @@ export function loadApiConfig(env: Env, options: LoadConfigOptions = {}): ApiCon
   if (allowedCountries.length === 0)
     problems.push('ALLOWED_COUNTRIES: must name at least one country (e.g. RU,KZ)');
   if (unknown.length > 0) problems.push(`ALLOWED_COUNTRIES: unknown country code(s) ${unknown.join(', ')}`);
-  const apiKeys = collectProblems(problems, () => parseApiKeys(e.API_KEYS)) ?? [];
+  const apiKeys =
+    collectProblems(problems, () => applyAppHashes(parseApiKeys(e.API_KEYS), e.API_KEY_APP_HASHES)) ?? [];
   const countryDaily = collectProblems(problems, () => parseCountryLimits(e.SMS_COUNTRY_DAILY_LIMITS)) ?? {};
   const blockedPrefixes = collectProblems(problems, () => parseBlockedPrefixes(e.BLOCKED_PREFIXES)) ?? [];
   const testNumbers =

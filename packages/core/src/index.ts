@@ -40,7 +40,20 @@ export { AppError, type AppErrorOptions, ConfigError, ErrorCode, isAppError } fr
 export { createLogger, type Logger, type LoggerConfig, REDACT_PATHS } from './logging/logger.js';
 export { maskUrlPassword, redactSecretsInText, redactWebhookPaths } from './logging/redact.js';
 export { generateCode } from './otp/code.js';
-export { CODE_PLACEHOLDER, checkTemplate, renderTemplate, singleSegmentLimit } from './otp/template.js';
+export {
+  APP_HASH_PATTERN,
+  CODE_PLACEHOLDER,
+  checkTemplate,
+  measureSms,
+  pickTemplate,
+  renderSms,
+  renderTemplate,
+  SMS_LOCALES,
+  type SmsLocale,
+  type SmsSize,
+  type SmsTemplates,
+  singleSegmentLimit,
+} from './otp/template.js';
 export { maskPhone } from './phone/mask.js';
 export {
   isKnownCountry,

@@ -52,7 +52,13 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request) => {
-      const sent = await fastify.otp.send(request.body.phone_number, context(request, request.body.purpose));
+      const { locale, app_hash: appHash } = request.body;
+      const sent = await fastify.otp.send(request.body.phone_number, {
+        ...context(request, request.body.purpose),
+        ...(locale === undefined ? {} : { locale }),
+        ...(appHash === undefined ? {} : { appHash }),
+        ...(request.apiKey?.appHashes === undefined ? {} : { allowedAppHashes: request.apiKey.appHashes }),
+      });
       return {
         message: 'SMS код отправлен успешно',
         phone_number: sent.phone,

@@ -1,3 +1,4 @@
+import { APP_HASH_PATTERN } from '@otp/core';
 import Type, { type Static } from 'typebox';
 
 // The old Django serializer used CharField, which also took JSON numbers, so both
@@ -15,8 +16,26 @@ const Purpose = Type.String({
   examples: ['login'],
 });
 
+const Locale = Type.Union([Type.Literal('ru'), Type.Literal('kk'), Type.Literal('en')], {
+  description:
+    "The SMS text's language: the worker's template for it (SMS_TEMPLATE_RU/_KK/_EN or SMS_TEMPLATES) if one is set. Without it the phone's country picks (KZ → kk, RU → ru), else SMS_TEMPLATE. The answer's `message` follows Accept-Language instead.",
+  examples: ['kk'],
+});
+
+const AppHash = Type.String({
+  pattern: APP_HASH_PATTERN,
+  description:
+    "Android SMS Retriever: the app's 11-character hash, which then ends the SMS (instead of the OTP_ORIGIN line) so the app reads the code without a permission. An API key may be limited to its own hashes (API_KEY_APP_HASHES).",
+  examples: ['FA+9qCX9VSu'],
+});
+
 export const SendOtpBody = Type.Object(
-  { phone_number: PhoneNumber, purpose: Type.Optional(Purpose) },
+  {
+    phone_number: PhoneNumber,
+    purpose: Type.Optional(Purpose),
+    locale: Type.Optional(Locale),
+    app_hash: Type.Optional(AppHash),
+  },
   { additionalProperties: false, examples: [{ phone_number: '8 (708) 804-34-14' }] },
 );
 export type SendOtpBody = Static<typeof SendOtpBody>;

@@ -18,6 +18,7 @@ import {
   type SendJobData,
   type SendJobOptionsInput,
   type SendLimit,
+  type SmsLocale,
   type StatusStore,
   sealJob,
   sealStoredCode,
@@ -179,6 +180,12 @@ export interface RequestContext {
   onCountry?: (country: string) => void;
   /** What the code is for (`login`, `signup`, …): a code issued for one verifies for no other. */
   purpose?: string;
+  /** The SMS text's locale the request asked for; the worker picks its template. */
+  locale?: SmsLocale;
+  /** An Android SMS Retriever app hash to end the SMS with. */
+  appHash?: string;
+  /** The app hashes the caller's API key may send; undefined = any. */
+  allowedAppHashes?: readonly string[];
 }
 
 /**
@@ -328,6 +335,13 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
 
     async send(phoneInput, ctx) {
       const purpose = checkPurpose(ctx.purpose);
+      if (ctx.appHash !== undefined && ctx.allowedAppHashes && !ctx.allowedAppHashes.includes(ctx.appHash)) {
+        throw new AppError(
+          ErrorCode.VALIDATION_ERROR,
+          400,
+          "app_hash is not one of this API key's app hashes.",
+        );
+      }
       const { e164: phone, country } = normalize(phoneInput, ctx);
       refuseBlocked(phone);
       // Each send has its own id (job id, limit charges, undo); a fresh code's verification
@@ -450,6 +464,9 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         sealed: sealJob(keys, { verificationId, phone, code }),
         acceptedAt: Date.now(),
         requestId: ctx.requestId,
+        // Only when asked for: jobs without them stay readable by older workers.
+        ...(ctx.locale === undefined ? {} : { locale: ctx.locale }),
+        ...(ctx.appHash === undefined ? {} : { appHash: ctx.appHash }),
       };
       try {
         // One job per send: a resend's job id is its own send id (the worker tells a resend

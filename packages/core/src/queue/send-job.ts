@@ -2,6 +2,7 @@ import type { JobsOptions } from 'bullmq';
 import Type, { type Static } from 'typebox';
 import { DecryptError, decrypt, encrypt } from '../crypto/cipher.js';
 import type { SecretKeys } from '../crypto/keys.js';
+import { APP_HASH_PATTERN } from '../otp/template.js';
 import { maskPhone } from '../phone/mask.js';
 
 /** @defaultValue name of the BullMQ queue between the API and the workers. */
@@ -49,6 +50,14 @@ export const SendJobDataV2 = Type.Object(
     sealed: Type.String({ minLength: 1 }),
     acceptedAt: Type.Integer(),
     requestId: Type.Optional(Type.String({ maxLength: 128 })),
+    /**
+     * The SMS text's locale the send asked for (issue 12); the worker picks its template.
+     * Not secret. Only present when asked for, so jobs without it stay readable by workers
+     * that predate it (upgrade workers before APIs whose clients send it).
+     */
+    locale: Type.Optional(Type.Union([Type.Literal('ru'), Type.Literal('kk'), Type.Literal('en')])),
+    /** An Android SMS Retriever app hash that ends the text (issue 12). Not secret. */
+    appHash: Type.Optional(Type.String({ pattern: APP_HASH_PATTERN })),
   },
   { additionalProperties: false },
 );
