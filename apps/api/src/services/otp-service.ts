@@ -27,41 +27,26 @@ import {
 } from '@otp/core';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
+import { englishMessage, type MessageKey } from '../i18n/messages.js';
 import { REDIS_ERROR_CODES, whileRedisAnswers } from './redis-errors.js';
 import { buildSendLimits, type SendLimitName, type SendLimitSettings } from './send-limits.js';
 
-const LIMIT_ERRORS: Record<SendLimitName, { code: ErrorCode; message: (retryAfter: number) => string }> = {
-  verify_lock: {
-    code: ErrorCode.PHONE_VERIFY_LOCKED,
-    message: (s) =>
-      `Too many failed verifies for this number; no new code can be sent or checked for ${s} s.`,
-  },
-  phone_hour: {
-    code: ErrorCode.PHONE_SEND_LIMIT,
-    message: (s) => `Too many codes sent to this number this hour; try again in ${s} s.`,
-  },
-  phone_day: {
-    code: ErrorCode.PHONE_SEND_LIMIT,
-    message: (s) => `Too many codes sent to this number today; try again in ${s} s.`,
-  },
-  ip_hour: {
-    code: ErrorCode.IP_SEND_LIMIT,
-    message: (s) => `Too many codes requested from this address; try again in ${s} s.`,
-  },
-  country_day: {
-    code: ErrorCode.COUNTRY_SEND_LIMIT,
-    message: (s) => `The daily SMS limit for this country is reached; try again in ${s} s.`,
-  },
-  daily_budget: {
-    code: ErrorCode.SMS_BUDGET_EXHAUSTED,
-    message: (s) => `The daily SMS budget is spent; sending resumes in ${s} s.`,
-  },
+// The sentences live in the message catalog (i18n/messages.ts), so answers follow Accept-Language.
+const LIMIT_ERRORS: Record<SendLimitName, { code: ErrorCode; message: MessageKey }> = {
+  verify_lock: { code: ErrorCode.PHONE_VERIFY_LOCKED, message: 'PHONE_VERIFY_LOCKED' },
+  phone_hour: { code: ErrorCode.PHONE_SEND_LIMIT, message: 'PHONE_SEND_LIMIT.hour' },
+  phone_day: { code: ErrorCode.PHONE_SEND_LIMIT, message: 'PHONE_SEND_LIMIT.day' },
+  ip_hour: { code: ErrorCode.IP_SEND_LIMIT, message: 'IP_SEND_LIMIT' },
+  country_day: { code: ErrorCode.COUNTRY_SEND_LIMIT, message: 'COUNTRY_SEND_LIMIT' },
+  daily_budget: { code: ErrorCode.SMS_BUDGET_EXHAUSTED, message: 'SMS_BUDGET_EXHAUSTED' },
 };
 
-function tooMany(code: ErrorCode, message: string, retryAfterSeconds: number): AppError {
-  return new AppError(code, 429, message, {
+function tooMany(code: ErrorCode, messageKey: MessageKey, retryAfterSeconds: number): AppError {
+  const details = { retry_after: retryAfterSeconds };
+  return new AppError(code, 429, englishMessage(messageKey, details), {
     headers: { 'retry-after': String(retryAfterSeconds) },
-    details: { retry_after: retryAfterSeconds },
+    details,
+    messageKey,
   });
 }
 
@@ -240,7 +225,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
 
   function refuseBlocked(phone: string): void {
     if (options.blockedPrefixes.some((prefix) => phone.startsWith(prefix))) {
-      throw new AppError(ErrorCode.PHONE_BLOCKED, 403, 'Codes cannot be sent to this number.');
+      throw new AppError(ErrorCode.PHONE_BLOCKED, 403, englishMessage('PHONE_BLOCKED'));
     }
   }
 
@@ -416,14 +401,9 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       const verificationId = kept?.verificationId ?? sendId;
       const code = kept?.code ?? fresh;
       if (!issued.ok && issued.reason === 'undone') {
-        throw new AppError(
-          ErrorCode.SERVICE_UNAVAILABLE,
-          503,
-          'The service is temporarily unavailable; try again shortly.',
-          {
-            headers: { 'retry-after': '5' },
-          },
-        );
+        throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, 503, englishMessage('SERVICE_UNAVAILABLE'), {
+          headers: { 'retry-after': '5' },
+        });
       }
       if (!issued.ok) {
         const refusal = issued.reason === 'cooldown' ? 'resend_cooldown' : issued.limit;
@@ -432,14 +412,10 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
           'send refused by a limit',
         );
         if (issued.reason === 'cooldown') {
-          throw tooMany(
-            ErrorCode.RESEND_TOO_SOON,
-            `A code was sent to this number recently; ask again in ${issued.retryAfterSeconds} s.`,
-            issued.retryAfterSeconds,
-          );
+          throw tooMany(ErrorCode.RESEND_TOO_SOON, 'RESEND_TOO_SOON', issued.retryAfterSeconds);
         }
         const limit = LIMIT_ERRORS[issued.limit as SendLimitName];
-        throw tooMany(limit.code, limit.message(issued.retryAfterSeconds), issued.retryAfterSeconds);
+        throw tooMany(limit.code, limit.message, issued.retryAfterSeconds);
       }
 
       const log = ctx.log.child({ verificationId, phone: maskPhone(phone), country });
@@ -546,9 +522,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
           );
           throw tooMany(
             ErrorCode.VERIFY_LIMIT_EXCEEDED,
-            result.scope === 'caller'
-              ? `Too many failed attempts from this address; try again in ${result.retryAfterSeconds} s.`
-              : `Too many failed attempts for this number; try again in ${result.retryAfterSeconds} s.`,
+            result.scope === 'caller' ? 'VERIFY_LIMIT_EXCEEDED.caller' : 'VERIFY_LIMIT_EXCEEDED.phone',
             result.retryAfterSeconds,
           );
         case 'verified':
@@ -560,24 +534,14 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
           throw new AppError(
             ErrorCode.OTP_INVALID,
             400,
-            result.attemptsLeft > 0
-              ? `Wrong code; ${result.attemptsLeft} attempt(s) left.`
-              : 'Wrong code; no attempts left, ask for a new code.',
+            englishMessage('OTP_INVALID', { attempts_left: result.attemptsLeft }),
             { details: { attempts_left: result.attemptsLeft } },
           );
         case 'attempts_exceeded':
           log.warn('verify refused: attempts exceeded');
-          throw new AppError(
-            ErrorCode.OTP_ATTEMPTS_EXCEEDED,
-            429,
-            'Too many wrong codes; this code no longer works. Ask for a new code.',
-          );
+          throw new AppError(ErrorCode.OTP_ATTEMPTS_EXCEEDED, 429, englishMessage('OTP_ATTEMPTS_EXCEEDED'));
         default:
-          throw new AppError(
-            ErrorCode.OTP_EXPIRED,
-            400,
-            'No valid code for this number: it expired, was used, or was never sent.',
-          );
+          throw new AppError(ErrorCode.OTP_EXPIRED, 400, englishMessage('OTP_EXPIRED'));
       }
     },
   };
