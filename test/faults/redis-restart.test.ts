@@ -1,6 +1,5 @@
-import type { FakeMessaggio } from '@otp/messaggio/testing';
-import { afterEach, describe, expect, it } from 'vitest';
-import { killEntryProcesses, waitForHttpOk } from '../entry-process.js';
+import { describe, expect, it } from 'vitest';
+import { waitForHttpOk } from '../entry-process.js';
 import {
   baseEnv,
   type HttpAnswer,
@@ -9,28 +8,19 @@ import {
   postJson,
   report,
   startApi,
-  startFake,
   startWorker,
   until,
+  useFaultsFixture,
 } from './harness.js';
-import { type PrivateRedis, startPrivateRedis } from './private-redis.js';
 
-let redis: PrivateRedis | undefined;
-let fake: FakeMessaggio | undefined;
-afterEach(async () => {
-  killEntryProcesses();
-  await fake?.close();
-  await redis?.destroy();
-  fake = undefined;
-  redis = undefined;
-});
+const fixture = useFaultsFixture();
 
 const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.ceil(values.length * 0.99) - 1] ?? 0;
 
 describe('Redis (AOF on) restarted under traffic', () => {
   it('answers 503 fast meanwhile, recovers by itself, and delivers every job accepted before', async () => {
-    redis = await startPrivateRedis();
-    fake = await startFake();
+    const redis = await fixture.startRedis();
+    const fake = await fixture.startFake();
     // The provider fails until Redis is back, so the accepted jobs are all still queued
     // (waiting for a retry) when Redis goes down.
     fake.setMode({ kind: 'status', status: 500 });
@@ -49,7 +39,7 @@ describe('Redis (AOF on) restarted under traffic', () => {
       expect(res.status).toBe(200);
       ids.push((JSON.parse(res.body) as { verification_id: string }).verification_id);
     }
-    await until('each job to have been tried once', () => (fake?.requests.length ?? 0) >= 20, 60_000);
+    await until('each job to have been tried once', () => (fake.requests.length ?? 0) >= 20, 60_000);
 
     // Traffic throughout: 4 clients, one request at a time each.
     let running = true;
@@ -87,7 +77,7 @@ describe('Redis (AOF on) restarted under traffic', () => {
 
     await until(
       'every job accepted before the outage to be delivered',
-      () => ids.every((id) => fake?.sent.some((m) => m.externalId === id)),
+      () => ids.every((id) => fake.sent.some((m) => m.externalId === id)),
       60_000,
     );
     expect(api.proc.child.exitCode).toBeNull();
