@@ -1,4 +1,5 @@
 export {
+  type CancelResult,
   type CodeStore,
   type CodeStoreOptions,
   createCodeStore,
@@ -87,6 +88,7 @@ export {
   createStatusStore,
   type DeliveryReportInput,
   type DeliveryReportResult,
+  type StatusChange,
   type StatusStore,
   type StatusStoreOptions,
   type VerificationRecord,

@@ -64,6 +64,7 @@ async function recordAt(s: StatusStore, status: StoredStatus) {
   if (status === 'delivered') await s.deliveryReport(dlr(messageId, 70));
   if (status === 'undelivered') await s.deliveryReport(dlr(messageId, 60));
   if (status === 'verified') await s.verified({ verificationId });
+  if (status === 'canceled') await s.canceled({ verificationId });
   return { verificationId, messageId };
 }
 
@@ -85,6 +86,8 @@ async function write(s: StatusStore, verificationId: string, messageId: string, 
       return s.failed({ verificationId, reason: 'late failure' });
     case 'verified':
       return s.verified({ verificationId });
+    case 'canceled':
+      return s.canceled({ verificationId });
   }
 }
 
