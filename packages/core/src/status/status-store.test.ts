@@ -409,3 +409,50 @@ describe('status store (real Redis)', () => {
     expect(await store().get(randomUUID())).toBeUndefined();
   });
 });
+
+describe('status store: metadata, the number for cancel, and onChange (real Redis)', () => {
+  it('keeps the metadata and the E.164 number; drops the number once canceled', async () => {
+    const s = store();
+    const verificationId = randomUUID();
+    const metadata = { user_id: 'u_1', 'flow.step': 'два' };
+    await s.queued({ verificationId, phone: PHONE, country: 'KZ', expiresAt: Date.now() + 60_000, metadata });
+    expect(await s.get(verificationId)).toMatchObject({ phoneE164: PHONE, metadata, phone: '+7708***3414' });
+    expect(await s.canceled({ verificationId })).toMatchObject({ outcome: 'applied', previous: 'queued' });
+    const record = await s.get(verificationId);
+    expect(record).toMatchObject({ status: 'canceled', metadata });
+    expect(record?.phoneE164).toBeUndefined();
+    expect(JSON.stringify(await redis.hgetall(`${prefix}status:{${verificationId}}`))).not.toContain(PHONE);
+  });
+
+  it('never derives expired for a canceled record, and cancel never creates one', async () => {
+    const clock = manualClock();
+    const s = store({ now: clock.now });
+    const verificationId = await queuedRecord(s, clock.now() + 1000);
+    await s.canceled({ verificationId });
+    clock.tick(5000);
+    expect((await s.get(verificationId))?.status).toBe('canceled');
+    expect(await s.canceled({ verificationId: randomUUID() })).toEqual({ outcome: 'missing' });
+  });
+
+  it('tells onChange of queued and of every write that moved a record on, and of nothing else', async () => {
+    const changes: string[] = [];
+    const s = store({
+      onChange: async (change) => {
+        changes.push(`${change.status}<${change.previous ?? ''}`);
+      },
+    });
+    const { verificationId, messageId } = await recordAt(s, 'sent');
+    await s.deliveryReport(dlr(messageId, 70));
+    await s.deliveryReport(dlr(messageId, 70)); // duplicate
+    await s.deliveryReport(dlr(messageId, 60)); // stale: delivered outranks it
+    await s.verified({ verificationId });
+    await s.canceled({ verificationId }); // stale: verified outranks it
+    expect(changes).toEqual([
+      'queued<',
+      'sending<queued',
+      'sent<sending',
+      'delivered<sent',
+      'verified<delivered',
+    ]);
+  });
+});
