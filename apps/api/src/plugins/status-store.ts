@@ -12,6 +12,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Where each verification stands: queued, sent, delivered, verified, … */
     statusStore: StatusStore;
+    /** The outbound events' queue (`<QUEUE_NAME>-events`), with EVENTS_WEBHOOK_URL set. */
+    eventsQueue: Queue | null;
   }
 }
 
@@ -29,15 +31,17 @@ export interface StatusStorePluginOptions {
 /** The verification status store on the shared Redis connection, and its outbound events. */
 export default fp<StatusStorePluginOptions>(
   async (fastify, { keyPrefix, ttlSeconds, events }) => {
+    // As the send queue (plugins/otp.ts): fails at once while Redis is down, never waits.
+    const queue = events
+      ? new Queue(eventsQueueName(events.queueName), {
+          connection: fastify.redis,
+          prefix: events.queuePrefix,
+          skipWaitingForReady: true,
+          skipVersionCheck: true,
+        })
+      : null;
     let onChange: Parameters<typeof createStatusStore>[0]['onChange'];
-    if (events) {
-      // As the send queue (plugins/otp.ts): fails at once while Redis is down, never waits.
-      const queue = new Queue(eventsQueueName(events.queueName), {
-        connection: fastify.redis,
-        prefix: events.queuePrefix,
-        skipWaitingForReady: true,
-        skipVersionCheck: true,
-      });
+    if (queue && events) {
       // BullMQ re-emits connection errors on the queue; the redis plugin already logs them.
       queue.on('error', () => {});
       const log = fastify.log.child({ component: 'events' });
@@ -57,6 +61,7 @@ export default fp<StatusStorePluginOptions>(
         await queue.close();
       });
     }
+    fastify.decorate('eventsQueue', queue);
     fastify.decorate(
       'statusStore',
       createStatusStore({ redis: fastify.redis, keyPrefix, ttlSeconds, ...(onChange ? { onChange } : {}) }),
