@@ -15,7 +15,7 @@ export interface EventPayload {
   data: {
     verification_id: string;
     status: EventJobData['status'];
-    /** Absent only when the record is gone (older than 24 h): the event still goes out. */
+    /** Absent only when the record is gone (older than 24 h) or not written yet: the event still goes out. */
     phone_number?: string;
     country?: string;
     metadata?: Record<string, string>;
