@@ -52,7 +52,7 @@ describe('the OpenAPI document at /docs/json', () => {
   it.each([
     [
       '/send-otp/',
-      ['phone_number', 'purpose'],
+      ['phone_number', 'purpose', 'metadata'],
       ['200', '400', '401', '403', '409', '413', '415', '422', '429', '500', '503'],
     ],
     [

@@ -52,7 +52,11 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request) => {
-      const sent = await fastify.otp.send(request.body.phone_number, context(request, request.body.purpose));
+      const { metadata } = request.body;
+      const sent = await fastify.otp.send(request.body.phone_number, {
+        ...context(request, request.body.purpose),
+        ...(metadata === undefined ? {} : { metadata }),
+      });
       return {
         message: 'SMS код отправлен успешно',
         phone_number: sent.phone,
