@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { type Agent, request } from 'node:http';
 import { createFakeMessaggio, type FakeMessaggio } from '@otp/messaggio/testing';
-import { STARTUP_TIMEOUT_MS, startEntry, waitForHttpOk } from '../entry-process.js';
+import { Redis } from 'ioredis';
+import { afterEach } from 'vitest';
+import { killEntryProcesses, STARTUP_TIMEOUT_MS, startEntry, waitForHttpOk } from '../entry-process.js';
 import { freePort } from '../probes.js';
+import { type PrivateRedis, startPrivateRedis } from './private-redis.js';
 
 export const OTP_SECRET = 'faults-test-secret-0123456789abcdef0123';
 
@@ -64,8 +67,39 @@ export function messaggioEnv(fake: FakeMessaggio): Record<string, string> {
   };
 }
 
-export async function startFake(): Promise<FakeMessaggio> {
-  return createFakeMessaggio();
+/**
+ * What each test of a file starts, torn down after it whatever happened: the entry
+ * processes, the private Redis, the fake Messaggio and any Redis connection it opened.
+ * Call once at the top of a test file; start things inside the tests.
+ */
+export function useFaultsFixture() {
+  let redis: PrivateRedis | undefined;
+  let fake: FakeMessaggio | undefined;
+  const connections: Redis[] = [];
+  afterEach(async () => {
+    killEntryProcesses();
+    for (const connection of connections.splice(0)) connection.disconnect();
+    await fake?.close();
+    await redis?.destroy();
+    fake = undefined;
+    redis = undefined;
+  });
+  return {
+    async startRedis(): Promise<PrivateRedis> {
+      redis = await startPrivateRedis();
+      return redis;
+    },
+    async startFake(): Promise<FakeMessaggio> {
+      fake = await createFakeMessaggio();
+      return fake;
+    },
+    /** A client of the test's own Redis, disconnected after the test. */
+    connect(url: string): Redis {
+      const connection = new Redis(url);
+      connections.push(connection);
+      return connection;
+    },
+  };
 }
 
 /** A KZ mobile number, unique within one test by its index. */

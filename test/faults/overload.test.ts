@@ -1,15 +1,8 @@
 import { Agent } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { killEntryProcesses } from '../entry-process.js';
-import { baseEnv, type HttpAnswer, phone, postJson, report, startApi } from './harness.js';
-import { type PrivateRedis, startPrivateRedis } from './private-redis.js';
+import { describe, expect, it } from 'vitest';
+import { baseEnv, type HttpAnswer, phone, postJson, report, startApi, useFaultsFixture } from './harness.js';
 
-let redis: PrivateRedis | undefined;
-afterEach(async () => {
-  killEntryProcesses();
-  await redis?.destroy();
-  redis = undefined;
-});
+const fixture = useFaultsFixture();
 
 const CONNECTIONS = 100;
 const REQUESTS = 4000;
@@ -36,7 +29,7 @@ async function saturate(base: string): Promise<HttpAnswer[]> {
 
 describe('load shedding (under-pressure) in a real API process', () => {
   it('with the default limits, a saturating 100-connection benchmark gets ≥ 99 % 200s', async () => {
-    redis = await startPrivateRedis();
+    const redis = await fixture.startRedis();
     const api = await startApi(baseEnv(redis.url));
     const answers = await saturate(api.base);
     const ok = answers.filter((a) => a.status === 200).length;
@@ -47,7 +40,7 @@ describe('load shedding (under-pressure) in a real API process', () => {
   });
 
   it('with a low event-loop limit, sheds that load with 503 SERVICE_OVERLOADED and Retry-After', async () => {
-    redis = await startPrivateRedis();
+    const redis = await fixture.startRedis();
     const api = await startApi({ ...baseEnv(redis.url), OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '1' });
     const answers = await saturate(api.base);
     const shed = answers.filter((a) => a.status === 503);

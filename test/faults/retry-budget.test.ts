@@ -1,7 +1,5 @@
-import type { FakeMessaggio, FakeRequestRecord } from '@otp/messaggio/testing';
-import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
-import { killEntryProcesses } from '../entry-process.js';
+import type { FakeRequestRecord } from '@otp/messaggio/testing';
+import { describe, expect, it } from 'vitest';
 import {
   baseEnv,
   messaggioEnv,
@@ -9,24 +7,12 @@ import {
   postJson,
   report,
   startApi,
-  startFake,
   startWorker,
   until,
+  useFaultsFixture,
 } from './harness.js';
-import { type PrivateRedis, startPrivateRedis } from './private-redis.js';
 
-let redis: PrivateRedis | undefined;
-let fake: FakeMessaggio | undefined;
-let conn: Redis | undefined;
-afterEach(async () => {
-  killEntryProcesses();
-  conn?.disconnect();
-  await fake?.close();
-  await redis?.destroy();
-  fake = undefined;
-  redis = undefined;
-  conn = undefined;
-});
+const fixture = useFaultsFixture();
 
 const externalId = (r: FakeRequestRecord) =>
   (r.body as { options?: { external_id?: string } } | undefined)?.options?.external_id ?? '';
@@ -38,10 +24,10 @@ async function system(
   codes: number,
   workerEnv: Record<string, string> = { SMS_BREAKER_FAILURES: '1000' },
 ) {
-  redis = await startPrivateRedis();
-  fake = await startFake();
+  const redis = await fixture.startRedis();
+  const fake = await fixture.startFake();
   fake.setMode(OUTAGE);
-  conn = new Redis(redis.url);
+  const conn = fixture.connect(redis.url);
   // Short delays so the test takes seconds, not minutes: 0.5 s base, 4 s at most.
   const env = { ...baseEnv(redis.url), SMS_RETRY_BASE_DELAY_MS: '500' };
   await startWorker({
@@ -63,11 +49,11 @@ async function system(
   const queue = `bull:${env.QUEUE_NAME}`;
   const callsPer = () => {
     const calls = new Map<string, number>();
-    for (const r of fake?.requests ?? []) calls.set(externalId(r), (calls.get(externalId(r)) ?? 0) + 1);
+    for (const r of fake.requests) calls.set(externalId(r), (calls.get(externalId(r)) ?? 0) + 1);
     return calls;
   };
-  const failed = async () => (conn ? conn.zcard(`${queue}:failed`) : 0);
-  return { ids, acceptedAt, callsPer, failed };
+  const failed = async () => conn.zcard(`${queue}:failed`);
+  return { ids, acceptedAt, callsPer, failed, fake };
 }
 
 describe('with SMS_MAX_ATTEMPTS unset, retries follow the code’s life', () => {
@@ -83,8 +69,8 @@ describe('with SMS_MAX_ATTEMPTS unset, retries follow the code’s life', () => 
       },
       90_000,
     );
-    fake?.setMode('normal');
-    await until('all 50 delivered', () => new Set(fake?.sent.map((m) => m.externalId)).size === 50, 60_000);
+    s.fake.setMode('normal');
+    await until('all 50 delivered', () => new Set(s.fake.sent.map((m) => m.externalId)).size === 50, 60_000);
     expect(await s.failed()).toBe(0);
     const calls = s.callsPer();
     report(
@@ -97,10 +83,10 @@ describe('with SMS_MAX_ATTEMPTS unset, retries follow the code’s life', () => 
     // without spending an attempt; a probe after the outage closes it.
     const s = await system({ OTP_TTL_SECONDS: '120' }, 50, {});
     await until('20 s of outage', () => Date.now() - s.acceptedAt >= 20_000, 60_000);
-    fake?.setMode('normal');
-    await until('all 50 delivered', () => new Set(fake?.sent.map((m) => m.externalId)).size === 50, 120_000);
+    s.fake.setMode('normal');
+    await until('all 50 delivered', () => new Set(s.fake.sent.map((m) => m.externalId)).size === 50, 120_000);
     expect(await s.failed()).toBe(0);
-    const failedCalls = (fake?.requests.length ?? 0) - (fake?.sent.length ?? 0);
+    const failedCalls = s.fake.requests.length - s.fake.sent.length;
     report(`20 s outage, default breaker: 50/50 delivered; ${failedCalls} failed calls in all`);
     // Without the breaker every code would be tried about 6 times in 20 s (300 calls).
     expect(failedCalls).toBeLessThan(100);
@@ -110,7 +96,7 @@ describe('with SMS_MAX_ATTEMPTS unset, retries follow the code’s life', () => 
     const ttlMs = 30_000;
     const s = await system({ OTP_TTL_SECONDS: String(ttlMs / 1000) }, 10);
     await until('all 10 to fail for good', async () => (await s.failed()) === 10, 90_000);
-    const last = Math.max(...(fake?.requests ?? []).map((r) => r.receivedAt.getTime()));
+    const last = Math.max(...s.fake.requests.map((r) => r.receivedAt.getTime()));
     // Every call came while the code was alive, none in its last tenth (3 s) but the
     // retry already due then; and it retried well past the old default of 5 attempts.
     expect(last).toBeLessThan(s.acceptedAt + ttlMs);

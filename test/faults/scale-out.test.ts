@@ -1,7 +1,6 @@
 import { Agent } from 'node:http';
 import type { FakeMessaggio } from '@otp/messaggio/testing';
-import { afterEach, describe, expect, it } from 'vitest';
-import { killEntryProcesses } from '../entry-process.js';
+import { describe, expect, it } from 'vitest';
 import {
   baseEnv,
   messaggioEnv,
@@ -9,21 +8,12 @@ import {
   postJson,
   report,
   startApi,
-  startFake,
   startWorker,
   until,
+  useFaultsFixture,
 } from './harness.js';
-import { type PrivateRedis, startPrivateRedis } from './private-redis.js';
 
-let redis: PrivateRedis | undefined;
-let fake: FakeMessaggio | undefined;
-afterEach(async () => {
-  killEntryProcesses();
-  await fake?.close();
-  await redis?.destroy();
-  fake = undefined;
-  redis = undefined;
-});
+const fixture = useFaultsFixture();
 
 const CODES = 1500;
 
@@ -37,8 +27,8 @@ function handedOver(output: string): string[] {
 
 describe('three worker processes on one queue', () => {
   it('deliver 1,500 codes: each exactly once, none lost, every worker taking a share', async () => {
-    redis = await startPrivateRedis();
-    fake = await startFake();
+    const redis = await fixture.startRedis();
+    const fake = await fixture.startFake();
     // A little provider latency, as in life, so no single worker can drain the queue alone.
     fake.setLatency(20);
     const env = baseEnv(redis.url);
@@ -63,7 +53,7 @@ describe('three worker processes on one queue', () => {
     agent.destroy();
     expect(new Set(ids).size).toBe(CODES);
 
-    await until(`${CODES} deliveries`, () => (fake?.sent.length ?? 0) >= CODES, 180_000);
+    await until(`${CODES} deliveries`, () => (fake.sent.length ?? 0) >= CODES, 180_000);
     // Every hand-over logged: a job sent twice would show as more hand-overs than codes.
     await until(
       'the workers to log every hand-over',

@@ -1,9 +1,6 @@
 import { Agent } from 'node:http';
 import { connect } from 'node:net';
-import type { FakeMessaggio } from '@otp/messaggio/testing';
-import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
-import { killEntryProcesses } from '../entry-process.js';
+import { describe, expect, it } from 'vitest';
 import {
   baseEnv,
   messaggioEnv,
@@ -11,21 +8,12 @@ import {
   postJson,
   report,
   startApi,
-  startFake,
   startWorker,
   until,
+  useFaultsFixture,
 } from './harness.js';
-import { type PrivateRedis, startPrivateRedis } from './private-redis.js';
 
-let redis: PrivateRedis | undefined;
-let fake: FakeMessaggio | undefined;
-afterEach(async () => {
-  killEntryProcesses();
-  await fake?.close();
-  await redis?.destroy();
-  fake = undefined;
-  redis = undefined;
-});
+const fixture = useFaultsFixture();
 
 const CLIENTS = 50;
 
@@ -93,7 +81,7 @@ function connectionRefused(port: number): Promise<boolean> {
 
 describe('API process on SIGTERM under load', () => {
   it('answers every accepted request, closes keep-alive connections and exits 0 well within its deadline', async () => {
-    redis = await startPrivateRedis();
+    const redis = await fixture.startRedis();
     const api = await startApi(baseEnv(redis.url));
     const load = loadClients(api.base);
     await until('300 answers under load', () => load.answers.length >= 300, 60_000);
@@ -125,7 +113,7 @@ describe('API process on SIGTERM under load', () => {
   });
 
   it('refuses new connections while it finishes the requests it accepted', async () => {
-    redis = await startPrivateRedis();
+    const redis = await fixture.startRedis();
     const api = await startApi(baseEnv(redis.url));
     const load = loadClients(api.base);
     await until('100 answers under load', () => load.answers.length >= 100, 60_000);
@@ -149,8 +137,8 @@ describe('API process on SIGTERM under load', () => {
 
 describe('worker process on SIGTERM', () => {
   it('finishes the sends in flight, leaves the rest queued, and exits 0', async () => {
-    redis = await startPrivateRedis();
-    fake = await startFake();
+    const redis = await fixture.startRedis();
+    const fake = await fixture.startFake();
     fake.setLatency(1500);
     const env = baseEnv(redis.url);
     const worker = await startWorker({ ...env, ...messaggioEnv(fake), WORKER_CONCURRENCY: '5' });
@@ -159,23 +147,19 @@ describe('worker process on SIGTERM', () => {
       const res = await postJson(api.base, '/send-otp/', { phone_number: phone(i) });
       expect(res.status).toBe(200);
     }
-    const conn = new Redis(redis.url);
+    const conn = fixture.connect(redis.url);
     const queue = `bull:${env.QUEUE_NAME}`;
-    try {
-      // Five sends in flight (WORKER_CONCURRENCY), each held 1.5 s by the fake's latency.
-      await until('5 sends in flight', async () => (await conn.llen(`${queue}:active`)) === 5, 60_000);
-      worker.proc.child.kill('SIGTERM');
-      expect(await worker.proc.exit()).toBe(0);
-      expect(worker.proc.output()).toMatch(/"outcome":"drained"/);
+    // Five sends in flight (WORKER_CONCURRENCY), each held 1.5 s by the fake's latency.
+    await until('5 sends in flight', async () => (await conn.llen(`${queue}:active`)) === 5, 60_000);
+    worker.proc.child.kill('SIGTERM');
+    expect(await worker.proc.exit()).toBe(0);
+    expect(worker.proc.output()).toMatch(/"outcome":"drained"/);
 
-      // Every send the worker started reached Messaggio and got its answer; the rest wait.
-      const [active, waiting] = await Promise.all([conn.llen(`${queue}:active`), conn.llen(`${queue}:wait`)]);
-      expect(active).toBe(0);
-      expect(fake.requests.every((r) => r.response !== 'hung')).toBe(true);
-      expect(fake.sent.length).toBeGreaterThanOrEqual(5);
-      expect(fake.sent.length + waiting).toBe(20);
-    } finally {
-      conn.disconnect();
-    }
+    // Every send the worker started reached Messaggio and got its answer; the rest wait.
+    const [active, waiting] = await Promise.all([conn.llen(`${queue}:active`), conn.llen(`${queue}:wait`)]);
+    expect(active).toBe(0);
+    expect(fake.requests.every((r) => r.response !== 'hung')).toBe(true);
+    expect(fake.sent.length).toBeGreaterThanOrEqual(5);
+    expect(fake.sent.length + waiting).toBe(20);
   });
 });

@@ -83,7 +83,18 @@ export const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, clo
   await fastify.register(redis, { url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
   await fastify.register(apiKeys, { keys: config.apiKeys, keyPrefix: config.redisKeyPrefix });
   await fastify.register(idempotency, { keyPrefix: config.redisKeyPrefix });
-  await fastify.register(statusStore, { keyPrefix: config.redisKeyPrefix });
+  await fastify.register(statusStore, {
+    keyPrefix: config.redisKeyPrefix,
+    ...(config.events
+      ? {
+          events: {
+            queueName: config.queueName,
+            queuePrefix: config.queuePrefix,
+            jobOptions: config.events.jobOptions,
+          },
+        }
+      : {}),
+  });
   await fastify.register(otp, { config, clock });
   await fastify.register(verificationTokens, { config, clock });
   await fastify.register(adminAuth, { credentials: config.admin });

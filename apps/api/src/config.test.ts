@@ -181,3 +181,22 @@ describe('loadApiConfig: retry budget and load shedding', () => {
     expect(problems({ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '-1' })).toMatch(/OVERLOAD_MAX_EVENT_LOOP_DELAY_MS/);
   });
 });
+
+describe('loadApiConfig: outbound events', () => {
+  it('queues events only with EVENTS_WEBHOOK_URL, and needs no signing secret (the worker signs)', () => {
+    expect(loadApiConfig({ OTP_DEBUG: 'true' }).events).toBeUndefined();
+    expect(
+      loadApiConfig({
+        OTP_DEBUG: 'true',
+        EVENTS_WEBHOOK_URL: 'https://hooks.example.com/otp',
+        EVENTS_MAX_ATTEMPTS: '3',
+      }).events,
+    ).toEqual({ jobOptions: { maxAttempts: 3, backoffDelayMs: 1000 } });
+  });
+
+  it('names a bad EVENTS_* variable', () => {
+    expect(problems({ OTP_DEBUG: 'true', EVENTS_WEBHOOK_URL: 'nope', EVENTS_MAX_ATTEMPTS: '0' })).toMatch(
+      /EVENTS_WEBHOOK_URL[\s\S]*EVENTS_MAX_ATTEMPTS|EVENTS_MAX_ATTEMPTS[\s\S]*EVENTS_WEBHOOK_URL/,
+    );
+  });
+});

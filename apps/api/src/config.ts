@@ -3,6 +3,8 @@ import {
   ConfigError,
   collectProblems,
   type Env,
+  type EventJobOptionsInput,
+  EventsEnv,
   isKnownCountry,
   parseEnv,
   resolveDebugMode,
@@ -28,6 +30,7 @@ import { parseSigningKey, type VerificationTokenSettings } from './services/veri
 
 export const ApiEnv = Type.Object({
   ...SharedEnv,
+  ...EventsEnv,
   HOST: Type.String({ default: '0.0.0.0' }),
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65_535 }),
   ALLOWED_COUNTRIES: Type.String({ default: 'RU,KZ' }),
@@ -128,6 +131,11 @@ export interface ApiConfig {
   webhooks: WebhookHandler[];
   /** PUBLIC_BASE_URL without a trailing slash: the URL a provider called, for signed webhooks. */
   publicBaseUrl?: string;
+  /**
+   * Set with EVENTS_WEBHOOK_URL: status changes written here (verified, canceled, delivery
+   * reports, and each send's expiry check) are queued for the worker to deliver.
+   */
+  events?: { jobOptions: Required<EventJobOptionsInput> };
   /** Send limits (0 = off); see services/send-limits.ts. */
   limits: Omit<SendLimitSettings, 'keyPrefix'>;
   /** Failed verifies per (phone, client) per hour, across codes; 0 = off. */
@@ -266,6 +274,13 @@ export function loadApiConfig(env: Env, options: LoadConfigOptions = {}): ApiCon
     apiKeys,
     webhooks: createWebhookHandlers(e),
     ...(e.PUBLIC_BASE_URL ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, '') } : {}),
+    ...(e.EVENTS_WEBHOOK_URL
+      ? {
+          events: {
+            jobOptions: { maxAttempts: e.EVENTS_MAX_ATTEMPTS, backoffDelayMs: e.EVENTS_RETRY_BASE_DELAY_MS },
+          },
+        }
+      : {}),
     limits: {
       perPhonePerHour: e.OTP_SENDS_PER_PHONE_PER_HOUR,
       perPhonePerDay: e.OTP_SENDS_PER_PHONE_PER_DAY,

@@ -73,6 +73,41 @@ describe('with admin credentials', () => {
     expect(res.body).toContain('/admin/queues');
   });
 
+  it('shows the events queue when events are on, its jobs holding ids only', async () => {
+    const withEvents = await buildTestApi({
+      ADMIN_USER,
+      ADMIN_PASSWORD,
+      EVENTS_WEBHOOK_URL: 'http://127.0.0.1:9/events',
+    });
+    try {
+      const sent = await withEvents.app.inject({
+        method: 'POST',
+        url: '/send-otp/',
+        payload: { phone_number: freshPhone(), metadata: { user_id: 'u_board' } },
+      });
+      const id = sent.json().verification_id as string;
+      const events = `${withEvents.config.queueName}-events`;
+      const res = await withEvents.app.inject({
+        url: `/admin/queues/api/queues?activeQueue=${events}&status=delayed&page=1&jobsPerPage=50`,
+        headers: ADMIN,
+      });
+      expect(res.statusCode).toBe(200);
+      const board = res.json() as {
+        queues: Array<{ name: string; jobs: Array<{ id: string; data: object }> }>;
+      };
+      const job = board.queues.find((q) => q.name === events)?.jobs.find((j) => j.id === `expiry-${id}`);
+      expect(job?.data).toEqual({
+        v: 1,
+        eventId: expect.any(String),
+        verificationId: id,
+        status: 'expired',
+        at: expect.any(Number),
+      });
+    } finally {
+      await withEvents.close();
+    }
+  });
+
   it('shows the send queue, whose jobs carry the code only sealed', async () => {
     const phone = freshPhone();
     const sent = await api.app.inject({

@@ -67,7 +67,12 @@ export async function buildTestApi(env: Env = {}, options: { clock?: () => numbe
     redis,
     async close() {
       await app.close();
-      await deleteKeys(redis, prefix, `${config.queuePrefix}:${queueName}:`);
+      await deleteKeys(
+        redis,
+        prefix,
+        `${config.queuePrefix}:${queueName}:`,
+        `${config.queuePrefix}:${queueName}-events:`,
+      );
       await redis.quit();
     },
   };

@@ -65,7 +65,7 @@ describe('the OpenAPI document at /docs/json', () => {
   it.each([
     [
       '/send-otp/',
-      ['phone_number', 'purpose', 'locale', 'app_hash'],
+      ['phone_number', 'purpose', 'metadata', 'locale', 'app_hash'],
       ['200', '400', '401', '403', '409', '413', '415', '422', '429', '500', '503'],
     ],
     [

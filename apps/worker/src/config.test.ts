@@ -296,3 +296,51 @@ describe('worker config: SMS templates per locale and OTP_ORIGIN (issue 12)', ()
     expect(problems(env)).toEqual([expect.stringMatching(message)]);
   });
 });
+
+describe('worker config: outbound events', () => {
+  const whsec = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+
+  it('is off without EVENTS_WEBHOOK_URL, and reads every EVENTS_* variable with it', () => {
+    expect(loadWorkerConfig(base).events).toBeUndefined();
+    expect(
+      loadWorkerConfig({
+        ...base,
+        EVENTS_WEBHOOK_URL: 'https://hooks.example.com/otp',
+        EVENTS_WEBHOOK_SECRET: whsec,
+      }).events,
+    ).toEqual({
+      url: 'https://hooks.example.com/otp',
+      secret: whsec,
+      timeoutMs: 10_000,
+      concurrency: 5,
+      jobOptions: { maxAttempts: 12, backoffDelayMs: 1000 },
+    });
+  });
+
+  it.each([
+    ['missing', undefined, /is required with EVENTS_WEBHOOK_URL/],
+    ['without whsec_', Buffer.alloc(32).toString('base64'), /must be whsec_ followed by base64/],
+    ['not base64', 'whsec_not*base64', /must be whsec_ followed by base64/],
+    ['too short', `whsec_${Buffer.alloc(16, 1).toString('base64')}`, /24 to 64 bytes \(got 16\)/],
+  ])('refuses an EVENTS_WEBHOOK_SECRET %s, never showing it', (_label, secret, message) => {
+    let error: unknown;
+    try {
+      loadWorkerConfig({
+        ...base,
+        EVENTS_WEBHOOK_URL: 'https://hooks.example.com/otp',
+        ...(secret === undefined ? {} : { EVENTS_WEBHOOK_SECRET: secret }),
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toMatch(message);
+    if (secret !== undefined) expect((error as ConfigError).message).not.toContain(secret);
+  });
+
+  it('refuses an EVENTS_WEBHOOK_URL that is not http(s)', () => {
+    expect(() =>
+      loadWorkerConfig({ ...base, EVENTS_WEBHOOK_URL: 'hooks.example.com', EVENTS_WEBHOOK_SECRET: whsec }),
+    ).toThrow(/EVENTS_WEBHOOK_URL/);
+  });
+});

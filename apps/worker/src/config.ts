@@ -3,6 +3,8 @@ import {
   checkTemplate,
   collectProblems,
   type Env,
+  type EventJobOptionsInput,
+  EventsEnv,
   parseEnv,
   resolveDebugMode,
   resolveOtpSecret,
@@ -12,6 +14,7 @@ import {
   type SmsLocale,
   type SmsTemplates,
   splitList,
+  webhookSecretProblem,
 } from '@otp/core';
 import { twilioStatusCallbackUrl } from '@otp/twilio';
 import Type, { type Static } from 'typebox';
@@ -19,6 +22,11 @@ import { CHAIN_PROVIDER_NAMES } from './providers/registry.js';
 
 export const WorkerEnv = Type.Object({
   ...SharedEnv,
+  ...EventsEnv,
+  // Standard Webhooks signing secret (whsec_…); required with EVENTS_WEBHOOK_URL, never logged.
+  EVENTS_WEBHOOK_SECRET: Type.Optional(Type.String({ maxLength: 200 })),
+  EVENTS_WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 120_000 }),
+  EVENTS_CONCURRENCY: Type.Integer({ default: 5, minimum: 1, maximum: 100 }),
   WORKER_CONCURRENCY: Type.Integer({ default: 50, minimum: 1, maximum: 1000 }),
   MESSAGGIO_BASE_URL: Type.String({ default: 'https://msg.messaggio.com/api/v1', pattern: '^https?://' }),
   MESSAGGIO_SENDER: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
@@ -133,6 +141,17 @@ export interface WorkerConfig {
   /** Port for /metrics and /health/*; 0 = off. */
   metricsPort: number;
   metricsHost: string;
+  /** Set with EVENTS_WEBHOOK_URL: status changes are POSTed there, signed (Standard Webhooks). */
+  events?: {
+    url: string;
+    /** `whsec_<base64>`; never logged. */
+    secret: string;
+    /** Per delivery attempt, the answer's body included. */
+    timeoutMs: number;
+    /** Deliveries in flight at once, beside the SMS jobs. */
+    concurrency: number;
+    jobOptions: Required<EventJobOptionsInput>;
+  };
   logLevel: string;
   logFile?: string;
 }
@@ -238,6 +257,9 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       'MESSAGGIO_SENDER: is required with MESSAGGIO_API_KEY (the "Sender Code for API" from the dashboard)',
     );
   }
+  const eventsSecretProblem =
+    e.EVENTS_WEBHOOK_URL === undefined ? undefined : webhookSecretProblem(e.EVENTS_WEBHOOK_SECRET);
+  if (eventsSecretProblem) problems.push(eventsSecretProblem);
   const byLocale = localeTemplates(e, problems);
   for (const [name, template] of [
     ['SMS_TEMPLATE', e.SMS_TEMPLATE] as const,
@@ -313,6 +335,17 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     },
     metricsPort: e.METRICS_PORT,
     metricsHost: e.METRICS_HOST,
+    ...(e.EVENTS_WEBHOOK_URL && e.EVENTS_WEBHOOK_SECRET
+      ? {
+          events: {
+            url: e.EVENTS_WEBHOOK_URL,
+            secret: e.EVENTS_WEBHOOK_SECRET,
+            timeoutMs: e.EVENTS_WEBHOOK_TIMEOUT_MS,
+            concurrency: e.EVENTS_CONCURRENCY,
+            jobOptions: { maxAttempts: e.EVENTS_MAX_ATTEMPTS, backoffDelayMs: e.EVENTS_RETRY_BASE_DELAY_MS },
+          },
+        }
+      : {}),
     logLevel: e.LOG_LEVEL,
     logFile: e.LOG_FILE,
   };

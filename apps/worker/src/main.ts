@@ -31,6 +31,8 @@ logger.info(
     ...(config.messaggio ? { messaggioBaseUrl: config.messaggio.baseUrl } : {}),
     debugFallback: config.debugFallback,
     concurrency: config.concurrency,
+    // Only the receiver's origin: a path or query may carry a token of the receiver's.
+    ...(config.events ? { eventsTo: new URL(config.events.url).origin } : {}),
   },
   'worker starting',
 );

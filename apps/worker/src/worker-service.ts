@@ -1,15 +1,19 @@
 import {
   createCodeStore,
   createHeartbeat,
+  createStatusEvents,
   createStatusStore,
   deriveKeyRing,
+  eventsQueueName,
   type Heartbeat,
   heartbeatKeys,
   type Logger,
 } from '@otp/core';
-import type { Worker } from 'bullmq';
+import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { WorkerConfig } from './config.js';
+import { createEventDelivery } from './events/event-delivery.js';
+import { createEventsWorker, eventEnqueueErrorCounter } from './events/events-worker.js';
 import { createWorkerTelemetry, type WorkerTelemetry } from './metrics/worker-telemetry.js';
 import { type ChainLink, createSendProcessor } from './processor.js';
 import { createDebugProvider } from './providers/debug-provider.js';
@@ -29,6 +33,8 @@ export interface WorkerServiceOptions {
 
 export interface WorkerService {
   worker: Worker;
+  /** The outbound events' worker, with EVENTS_WEBHOOK_URL set. */
+  eventsWorker?: Worker;
   /** The chain, in order: each provider with its breaker. */
   chain: readonly ChainLink[];
   /** Metrics registry and the METRICS_PORT server (/metrics, /health/live, /health/ready). */
@@ -97,6 +103,33 @@ export function createWorkerService(
     logger,
   });
 
+  // Outbound events: this process queues the changes it writes (sent, failed) and delivers
+  // everyone's from the events queue.
+  const eventsQueue = config.events
+    ? new Queue(eventsQueueName(config.queueName), { connection, prefix: config.queuePrefix })
+    : undefined;
+  eventsQueue?.on('error', (err) => logger.error({ err, component: 'events' }, 'events queue error'));
+  const enqueueErrors = config.events ? eventEnqueueErrorCounter(telemetry.metrics.registry) : undefined;
+  const statusStore = createStatusStore({
+    redis: connection,
+    keyPrefix: config.redisKeyPrefix,
+    ...(eventsQueue && config.events
+      ? {
+          onChange: createStatusEvents({
+            queue: eventsQueue,
+            jobOptions: config.events.jobOptions,
+            onEnqueueError: (err, change) => {
+              enqueueErrors?.inc({ status: change.status });
+              logger.error(
+                { err, component: 'events', verificationId: change.verificationId, status: change.status },
+                'could not queue a status event; it is lost',
+              );
+            },
+          }),
+        }
+      : {}),
+  });
+
   const processor = createSendProcessor({
     store: createCodeStore({
       redis: connection,
@@ -116,10 +149,7 @@ export function createWorkerService(
     signal: shutdown.signal,
     retryMaxDelayMs: config.retryMaxDelayMs,
     logger,
-    onEvent: composeSendListeners(
-      createStatusListener(createStatusStore({ redis: connection, keyPrefix: config.redisKeyPrefix })),
-      telemetry.metrics.onSendEvent,
-    ),
+    onEvent: composeSendListeners(createStatusListener(statusStore), telemetry.metrics.onSendEvent),
   });
 
   const worker = createSendWorker({
@@ -135,6 +165,26 @@ export function createWorkerService(
   });
   telemetry.serve(worker);
 
+  const eventsWorker = config.events
+    ? createEventsWorker({
+        connection,
+        queueName: config.queueName,
+        queuePrefix: config.queuePrefix,
+        concurrency: config.events.concurrency,
+        deliver: createEventDelivery({
+          url: config.events.url,
+          secret: config.events.secret,
+          timeoutMs: config.events.timeoutMs,
+          status: statusStore,
+        }),
+        registry: telemetry.metrics.registry,
+        logger,
+      })
+    : undefined;
+  const closeWorkers = async (force?: boolean) => {
+    await Promise.all([worker.close(force), eventsWorker?.close(force)]);
+  };
+
   let closing: Promise<'drained' | 'deadline'> | undefined;
   async function close(deadlineMs = config.shutdownTimeoutMs): Promise<'drained' | 'deadline'> {
     // worker.close() waits for running jobs with no limit of its own; the deadline is ours.
@@ -143,12 +193,13 @@ export function createWorkerService(
       timer = setTimeout(() => resolve('deadline'), deadlineMs);
     });
     try {
-      const outcome = await Promise.race([worker.close().then(() => 'drained' as const), deadline]);
+      const outcome = await Promise.race([closeWorkers().then(() => 'drained' as const), deadline]);
       if (outcome === 'deadline') {
         logger.warn({ deadlineMs }, 'shutdown deadline passed; aborting sends in flight');
         shutdown.abort(new Error('worker shutdown deadline passed'));
-        await worker.close(true);
+        await closeWorkers(true);
       }
+      await eventsQueue?.close();
       await heartbeat.stop();
       await telemetry.close();
       await connection.quit();
@@ -160,6 +211,7 @@ export function createWorkerService(
 
   return {
     worker,
+    ...(eventsWorker ? { eventsWorker } : {}),
     chain,
     telemetry,
     heartbeat,

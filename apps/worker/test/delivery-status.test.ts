@@ -146,6 +146,21 @@ describe('follow one code: API + worker + fake Messaggio delivery reports', () =
     });
   });
 
+  it('sends no SMS for a code canceled before the worker took its job, and stays canceled', async () => {
+    system = await startSystem({ messaggio: true, startWorker: false });
+    const { id } = await sendOtp(system);
+    const cancel = await system.api.inject({ method: 'POST', url: `/verifications/${id}/cancel` });
+    expect(cancel.statusCode).toBe(200);
+    system.startWorker();
+    await eventually('the send job to be skipped', async () =>
+      system?.workerLogs.lines.some((l) => l.includes('skipped: code is no longer usable'))
+        ? true
+        : undefined,
+    );
+    expect(system.fake.requests).toHaveLength(0);
+    expect(await status(system, id)).toMatchObject({ status: 'canceled', attempts: 0 });
+  });
+
   it('shows a code replaced before its SMS went out as failed, not queued forever', async () => {
     // OTP_RESEND_SAME_CODE=false: the second send replaces the code instead of resending it.
     system = await startSystem({

@@ -109,7 +109,7 @@ export async function startSystem(options: {
       // The fake first: its delivery reports would otherwise keep knocking on a closed API.
       await fake.close();
       await api.close();
-      await deleteKeys(redis, prefix, `bull:${queueName}:`);
+      await deleteKeys(redis, prefix, `bull:${queueName}:`, `bull:${queueName}-events:`);
       await redis.quit();
     },
   };

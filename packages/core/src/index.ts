@@ -1,4 +1,5 @@
 export {
+  type CancelResult,
   type CodeStore,
   type CodeStoreOptions,
   createCodeStore,
@@ -37,6 +38,18 @@ export {
   storedCodeDigest,
 } from './crypto/keys.js';
 export { AppError, type AppErrorOptions, ConfigError, ErrorCode, isAppError } from './errors.js';
+export { EventsEnv, webhookSecretProblem } from './events/events-env.js';
+export {
+  createStatusEvents,
+  EVENT_JOB_NAME,
+  EVENT_STATUSES,
+  EventJobData,
+  type EventJobOptionsInput,
+  type EventStatus,
+  EXPIRY_JOB_NAME,
+  eventsQueueName,
+  type StatusEventsOptions,
+} from './events/status-events.js';
 export { createLogger, type Logger, type LoggerConfig, REDACT_PATHS } from './logging/logger.js';
 export { maskUrlPassword, redactSecretsInText, redactWebhookPaths } from './logging/redact.js';
 export { generateCode } from './otp/code.js';
@@ -102,6 +115,7 @@ export {
   createStatusStore,
   type DeliveryReportInput,
   type DeliveryReportResult,
+  type StatusChange,
   type StatusStore,
   type StatusStoreOptions,
   type VerificationRecord,

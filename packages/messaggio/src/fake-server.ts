@@ -2,8 +2,16 @@
 // same wire format, sockets and failure modes the real service has (docs/messaggio-api.md).
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  BodyTooLargeError,
+  type JsonAnswer,
+  parseJsonOrUndefined,
+  readBody,
+  sendJson,
+  trackSockets,
+} from '@otp/sms/testing';
 import { createDeliveryReporter, type DeliveryReportOptions } from './fake-delivery-reports.js';
 import { isValidPhone, validateSendBody } from './fake-validation.js';
 import { formatMessaggioTimestamp, type ProblemBody, type SendResultEntry } from './wire-format.js';
@@ -105,13 +113,8 @@ export interface FakeMessaggio {
 
 const SEND_PATH = '/api/v1/send';
 const STATUSES_PATH = '/api/v1/statuses';
-const MAX_BODY_BYTES = 1024 * 1024;
 
-interface Answer {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
+type Answer = JsonAnswer;
 type Outcome = Answer | 'dropped' | 'hung';
 
 interface Waiter {
@@ -138,7 +141,6 @@ export async function createFakeMessaggio(options: FakeMessaggioOptions = {}): P
   const sent: FakeSentMessage[] = [];
   const failures: FakeFailure[] = [];
   const waiters = new Set<Waiter>();
-  const sockets = new Set<Socket>();
   const closing = new AbortController();
   let mode: FakeFailure | 'normal' = 'normal';
   let latencyMs = 0;
@@ -279,7 +281,7 @@ export async function createFakeMessaggio(options: FakeMessaggioOptions = {}): P
       rawBody = await readBody(req);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
-        respond(res, { status: 413, body: { title: 'Payload Too Large', detail: err.message } });
+        sendJson(res, { status: 413, body: { title: 'Payload Too Large', detail: err.message } });
       }
       return;
     }
@@ -295,7 +297,7 @@ export async function createFakeMessaggio(options: FakeMessaggioOptions = {}): P
       method: req.method ?? 'GET',
       path: new URL(req.url ?? '/', 'http://fake').pathname,
       headers: { ...req.headers },
-      body: parseJson(rawBody),
+      body: parseJsonOrUndefined(rawBody),
       rawBody,
       receivedAt,
     };
@@ -305,7 +307,7 @@ export async function createFakeMessaggio(options: FakeMessaggioOptions = {}): P
       response: typeof outcome === 'string' ? outcome : { status: outcome.status, body: outcome.body },
     });
     if (outcome === 'dropped') req.socket.destroy();
-    else if (outcome !== 'hung') respond(res, outcome);
+    else if (outcome !== 'hung') sendJson(res, outcome);
     notify();
   }
 
@@ -315,10 +317,7 @@ export async function createFakeMessaggio(options: FakeMessaggioOptions = {}): P
       req.socket.destroy();
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  const sockets = trackSockets(server);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -391,50 +390,10 @@ export async function createFakeMessaggio(options: FakeMessaggioOptions = {}): P
         }
         waiters.clear();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-        // Hung requests and idle keep-alive sockets would otherwise hold server.close() open.
-        for (const socket of sockets) socket.destroy();
+        sockets.destroyAll();
         await Promise.all([serverClosed, reporter.close()]);
       })();
       return closed;
     },
   };
-}
-
-class BodyTooLargeError extends Error {}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new BodyTooLargeError(`The body is larger than ${MAX_BODY_BYTES} bytes.`));
-        req.removeAllListeners('data');
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.once('error', reject);
-    req.once('close', () => {
-      if (!req.complete) reject(new Error('The client went away mid-body.'));
-    });
-  });
-}
-
-function respond(res: ServerResponse, outcome: Answer): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(outcome.status, { 'Content-Type': 'application/json; charset=utf-8', ...outcome.headers });
-  res.end(JSON.stringify(outcome.body));
-}
-
-function parseJson(text: string): unknown {
-  if (text === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

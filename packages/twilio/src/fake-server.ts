@@ -3,8 +3,9 @@
 // fake Twilio must do" in docs/twilio-api.md.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BodyTooLargeError, type JsonAnswer, readBody, sendJson, trackSockets } from '@otp/sms/testing';
 import {
   type CallbackMessage,
   createCallbackReporter,
@@ -154,7 +155,6 @@ export interface FakeTwilio {
   close(): Promise<void>;
 }
 
-const MAX_BODY_BYTES = 1024 * 1024;
 const E164_LOOSE = /^\+\d{1,15}$/;
 const ALPHANUMERIC_ID = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
 const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
@@ -204,11 +204,7 @@ const ERROR_MESSAGES: Record<number, string> = {
   21705: 'The Messaging Service Sid is invalid.',
 };
 
-interface Answer {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
+type Answer = JsonAnswer;
 type Outcome = Answer | 'dropped' | 'hung';
 
 interface Waiter {
@@ -302,7 +298,6 @@ export async function createFakeTwilio(options: FakeTwilioOptions = {}): Promise
   const messages: FakeTwilioMessage[] = [];
   const failures: FakeTwilioFailure[] = [];
   const waiters = new Set<Waiter>();
-  const sockets = new Set<Socket>();
   const closing = new AbortController();
   let mode: FakeTwilioFailure | 'normal' = 'normal';
   let latencyMs = 0;
@@ -465,7 +460,7 @@ export async function createFakeTwilio(options: FakeTwilioOptions = {}): Promise
     try {
       rawBody = await readBody(req);
     } catch (err) {
-      if (err instanceof BodyTooLargeError) respond(res, twilioError(413, 20001, err.message));
+      if (err instanceof BodyTooLargeError) sendJson(res, twilioError(413, 20001, err.message));
       return;
     }
     if (latencyMs > 0) {
@@ -492,7 +487,7 @@ export async function createFakeTwilio(options: FakeTwilioOptions = {}): Promise
       response: typeof outcome === 'string' ? outcome : { status: outcome.status, body: outcome.body },
     });
     if (outcome === 'dropped') req.socket.destroy();
-    else if (outcome !== 'hung') respond(res, outcome);
+    else if (outcome !== 'hung') sendJson(res, outcome);
     notify();
   }
 
@@ -502,10 +497,7 @@ export async function createFakeTwilio(options: FakeTwilioOptions = {}): Promise
       req.socket.destroy();
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  const sockets = trackSockets(server);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -591,8 +583,7 @@ export async function createFakeTwilio(options: FakeTwilioOptions = {}): Promise
         }
         waiters.clear();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-        // Hung requests and idle keep-alive sockets would otherwise hold server.close() open.
-        for (const socket of sockets) socket.destroy();
+        sockets.destroyAll();
         await Promise.all([serverClosed, reporter.close()]);
       })();
       return closed;
@@ -608,34 +599,4 @@ function validCallback(url: string): boolean {
   } catch {
     return false;
   }
-}
-
-class BodyTooLargeError extends Error {}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new BodyTooLargeError(`The body is larger than ${MAX_BODY_BYTES} bytes.`));
-        req.removeAllListeners('data');
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.once('error', reject);
-    req.once('close', () => {
-      if (!req.complete) reject(new Error('The client went away mid-body.'));
-    });
-  });
-}
-
-function respond(res: ServerResponse, outcome: Answer): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(outcome.status, { 'Content-Type': 'application/json; charset=utf-8', ...outcome.headers });
-  res.end(JSON.stringify(outcome.body));
 }

@@ -25,6 +25,8 @@ export interface ApiMetrics {
   recordOtp(operation: OtpOperation, labels: { result: string; country: string }): void;
   /** One error answer on any route, by its stable code. */
   recordError(labels: { route: string; code: string }): void;
+  /** A status change whose outbound event could not be queued (EVENTS_WEBHOOK_URL). */
+  recordEventEnqueueError(labels: { status: string }): void;
 }
 
 // Up to the 10 s a request can take when Redis is slow; most answer in a few ms.
@@ -62,6 +64,12 @@ export function createApiMetrics(options: ApiMetricsOptions): ApiMetrics {
     labelNames: ['route', 'code'] as const,
     registers,
   });
+  const eventEnqueueErrors = new Counter({
+    name: 'otp_events_enqueue_errors_total',
+    help: 'Status changes whose outbound event could not be queued (lost), by status.',
+    labelNames: ['status'] as const,
+    registers,
+  });
   registerQueueDepthMetrics(registry, options.queue, scrapeTimeoutMs);
 
   return {
@@ -74,6 +82,9 @@ export function createApiMetrics(options: ApiMetricsOptions): ApiMetrics {
     },
     recordError(labels) {
       errors.inc(labels);
+    },
+    recordEventEnqueueError(labels) {
+      eventEnqueueErrors.inc(labels);
     },
   };
 }

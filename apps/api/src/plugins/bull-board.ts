@@ -10,7 +10,7 @@ export interface BullBoardPluginOptions {
 }
 
 /**
- * Bull Board over the send queue, behind the admin credentials. Not registered at all when
+ * Bull Board over the send queue (and the events queue, when on), behind the admin credentials. Not registered at all when
  * none are configured, so its paths answer 404. Jobs carry the code only sealed
  * (AES-256-GCM), so the board shows ciphertext, never a code.
  */
@@ -20,7 +20,16 @@ export default fp<BullBoardPluginOptions>(
     const serverAdapter = new FastifyAdapter();
     serverAdapter.setBasePath(basePath);
     createBullBoard({
-      queues: [new BullMQAdapter(fastify.sendQueue, { description: 'SMS sends (one job per code)' })],
+      queues: [
+        new BullMQAdapter(fastify.sendQueue, { description: 'SMS sends (one job per code)' }),
+        ...(fastify.eventsQueue
+          ? [
+              new BullMQAdapter(fastify.eventsQueue, {
+                description: 'Outbound status events (ids only) and expiry checks',
+              }),
+            ]
+          : []),
+      ],
       serverAdapter,
       options: { uiConfig: { boardTitle: 'OTP queues' } },
     });
@@ -31,5 +40,5 @@ export default fp<BullBoardPluginOptions>(
       await board.register(serverAdapter.registerPlugin(), { prefix: basePath });
     });
   },
-  { name: 'bull-board', dependencies: ['otp', 'admin-auth'] },
+  { name: 'bull-board', dependencies: ['otp', 'admin-auth', 'status-store'] },
 );

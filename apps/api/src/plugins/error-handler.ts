@@ -78,10 +78,18 @@ function describeValidation(error: FastifyError): string {
   switch (first.keyword) {
     case 'required':
       return `${(first.params as { missingProperty?: string }).missingProperty ?? 'a field'} is required`;
-    case 'additionalProperties':
-      return `unknown field ${(first.params as { additionalProperty?: string }).additionalProperty ?? ''}`.trim();
+    case 'additionalProperties': {
+      const name = (first.params as { additionalProperty?: string }).additionalProperty ?? '';
+      if (field === 'metadata') {
+        return `metadata key "${name.slice(0, 60)}" is not allowed: use 1-40 characters of A-Za-z0-9_.-`;
+      }
+      return `unknown field ${name}`.trim();
+    }
+    case 'maxProperties':
+      return `${field} has too many keys (at most ${(first.params as { limit?: number }).limit})`;
     case 'type':
     case 'anyOf':
+      if (field && (first.params as { type?: string }).type === 'object') return `${field} must be an object`;
       return field ? `${field} must be a string` : 'the body must be a JSON object';
     case 'maxLength':
       return `${field} is too long`;

@@ -57,9 +57,10 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request) => {
-      const { locale, app_hash: appHash } = request.body;
+      const { locale, app_hash: appHash, metadata } = request.body;
       const sent = await fastify.otp.send(request.body.phone_number, {
         ...context(request, request.body.purpose),
+        ...(metadata === undefined ? {} : { metadata }),
         ...(locale === undefined ? {} : { locale }),
         ...(appHash === undefined ? {} : { appHash }),
         ...(request.apiKey?.appHashes === undefined ? {} : { allowedAppHashes: request.apiKey.appHashes }),

@@ -2,7 +2,7 @@ import { ErrorCode } from '@otp/core';
 import { API_KEY_ERROR_CODES } from '../plugins/api-keys.js';
 import { ANY_ROUTE_ERROR_CODES, BODY_ERROR_CODES } from '../plugins/error-handler.js';
 import { IDEMPOTENCY_ERROR_CODES } from '../plugins/idempotency.js';
-import { SEND_ERROR_CODES, VERIFY_ERROR_CODES } from '../services/otp-service.js';
+import { CANCEL_ERROR_CODES, SEND_ERROR_CODES, VERIFY_ERROR_CODES } from '../services/otp-service.js';
 import { REDIS_ERROR_CODES } from '../services/redis-errors.js';
 
 /**
@@ -32,6 +32,13 @@ export const ROUTE_ERRORS = {
     ...API_KEY_ERROR_CODES,
     ErrorCode.VERIFICATION_NOT_FOUND,
     ...REDIS_ERROR_CODES,
+    ...ANY_ROUTE_ERROR_CODES,
+  ],
+  'POST /verifications/{id}/cancel': [
+    ErrorCode.VALIDATION_ERROR,
+    ...API_KEY_ERROR_CODES,
+    ErrorCode.VERIFICATION_NOT_FOUND,
+    ...CANCEL_ERROR_CODES,
     ...ANY_ROUTE_ERROR_CODES,
   ],
   'GET /.well-known/jwks.json': [...REDIS_ERROR_CODES, ...ANY_ROUTE_ERROR_CODES],

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError, describeFailure, ErrorCode, type VerificationRecord } from '@otp/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { described, errorResponses } from '../schemas/errors.js';
 import { VerificationParams, VerificationResponse } from '../schemas/verifications.js';
 import { ownerOf } from '../services/otp-service.js';
@@ -25,8 +26,30 @@ function toResponse(record: VerificationRecord): VerificationResponse {
     ...(record.failureCode === undefined
       ? {}
       : { failure_code: record.failureCode, failure_reason: describeFailure(record.failureCode) }),
+    ...(record.metadata === undefined ? {} : { metadata: record.metadata }),
     reached_at: reachedAt,
   };
+}
+
+/** The record if this caller may read it; another API key's answers exactly like none. */
+async function readableRecord(
+  fastify: FastifyInstance,
+  request: FastifyRequest,
+  id: string,
+): Promise<VerificationRecord> {
+  const record = await whileRedisAnswers(() => fastify.statusStore.get(id));
+  const readable =
+    record !== undefined &&
+    (record.owner === undefined ||
+      (request.apiKey !== null && record.owner === ownerOf(request.apiKey.name)));
+  if (!record || !readable) {
+    throw new AppError(
+      ErrorCode.VERIFICATION_NOT_FOUND,
+      404,
+      'No verification with this id; records are kept for 24 hours.',
+    );
+  }
+  return record;
 }
 
 /** Follow one code: where its SMS is, and whether it was used. */
@@ -47,22 +70,30 @@ const verificationRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         },
       },
     },
+    async (request) => toResponse(await readableRecord(fastify, request, request.params.id)),
+  );
+
+  fastify.post(
+    '/verifications/:id/cancel',
+    {
+      onRequest: fastify.apiKeyAuth,
+      schema: {
+        summary: 'Revoke a live code',
+        description:
+          'Deletes the verification’s code if it is still live: the status becomes `canceled`, a verify with that code answers OTP_EXPIRED, and a queued SMS is not sent. Canceling again answers the same. A code already used or expired, or replaced by a newer code for the number, answers 409 VERIFICATION_NOT_CANCELABLE with the `status`. The resend cooldown and send limits stay spent. Same access as GET /verifications/{id}. No body.',
+        tags: ['otp'],
+        params: VerificationParams,
+        response: {
+          200: described(VerificationResponse, 'Canceled (now or before): the verification as it stands'),
+          ...errorResponses(ROUTE_ERRORS['POST /verifications/{id}/cancel']),
+        },
+      },
+    },
     async (request) => {
       const { id } = request.params;
-      const record = await whileRedisAnswers(() => fastify.statusStore.get(id));
-      // Another API key's verification answers exactly like one that does not exist.
-      const readable =
-        record !== undefined &&
-        (record.owner === undefined ||
-          (request.apiKey !== null && record.owner === ownerOf(request.apiKey.name)));
-      if (!record || !readable) {
-        throw new AppError(
-          ErrorCode.VERIFICATION_NOT_FOUND,
-          404,
-          'No verification with this id; records are kept for 24 hours.',
-        );
-      }
-      return toResponse(record);
+      await fastify.otp.cancel(await readableRecord(fastify, request, id), { log: request.log });
+      // Read back: the answer shows what GET would show now.
+      return toResponse(await readableRecord(fastify, request, id));
     },
   );
 };

@@ -59,6 +59,12 @@ export const ERROR_CODES = {
       'a provider webhook whose signature is wrong or missing (e.g. X-Twilio-Signature); nothing changed',
     example: 'The X-Twilio-Signature header does not match this request.',
   },
+  VERIFICATION_NOT_CANCELABLE: {
+    status: 409,
+    meaning:
+      'cancel of a verification whose code is no longer live (verified, expired, replaced by a newer code); `status` says where it stands',
+    example: 'This verification cannot be canceled: its code was already used.',
+  },
   IDEMPOTENCY_KEY_IN_PROGRESS: {
     status: 409,
     meaning: 'a request with this Idempotency-Key is still running; retry shortly',

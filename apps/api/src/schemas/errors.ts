@@ -17,6 +17,12 @@ export const ErrorResponse = Type.Object(
       Type.Integer({ description: 'With OTP_INVALID: wrong codes still allowed' }),
     ),
     retry_after: Type.Optional(Type.Integer({ description: 'With 429: seconds to wait, as in Retry-After' })),
+    status: Type.Optional(
+      Type.String({
+        description: 'With VERIFICATION_NOT_CANCELABLE: where the verification stands',
+        examples: ['verified'],
+      }),
+    ),
   },
   { $id: 'ErrorResponse' },
 );
@@ -37,6 +43,7 @@ function exampleBody(code: ErrorCode) {
     error: STATUS_CODES[status] ?? 'Error',
     message: example,
     ...(code === ErrorCode.OTP_INVALID ? { attempts_left: 2 } : {}),
+    ...(code === ErrorCode.VERIFICATION_NOT_CANCELABLE ? { status: 'verified' } : {}),
     ...(status === 429 ? { retry_after: Number(/(\d+) s\b/.exec(example)?.[1] ?? 60) } : {}),
   };
 }

@@ -29,10 +29,36 @@ const AppHash = Type.String({
   examples: ['FA+9qCX9VSu'],
 });
 
+/** Limits of a send's `metadata`; the schema holds the first three, the service the last. */
+export const METADATA_LIMITS = {
+  maxKeys: 10,
+  maxKeyLength: 40,
+  maxValueLength: 256,
+  maxBytes: 2048,
+} as const;
+
+/**
+ * The caller's own labels for a send (a user id, a session, a flow), kept with the status
+ * record and returned by GET /verifications/:id and in events. Never logged, never on the
+ * SMS job. Not for secrets: it is readable by whoever may read the verification.
+ */
+export const Metadata = Type.Record(
+  Type.String({ pattern: `^[A-Za-z0-9_.-]{1,${METADATA_LIMITS.maxKeyLength}}$` }),
+  Type.String({ maxLength: METADATA_LIMITS.maxValueLength }),
+  {
+    maxProperties: METADATA_LIMITS.maxKeys,
+    additionalProperties: false,
+    description: `Your own labels, returned with the verification and in events: at most ${METADATA_LIMITS.maxKeys} keys of 1-${METADATA_LIMITS.maxKeyLength} characters [A-Za-z0-9_.-], string values of at most ${METADATA_LIMITS.maxValueLength} characters, ${METADATA_LIMITS.maxBytes} bytes in all (as JSON). Not for secrets.`,
+    examples: [{ user_id: 'u_1842', flow: 'signup' }],
+  },
+);
+export type Metadata = Static<typeof Metadata>;
+
 export const SendOtpBody = Type.Object(
   {
     phone_number: PhoneNumber,
     purpose: Type.Optional(Purpose),
+    metadata: Type.Optional(Metadata),
     locale: Type.Optional(Locale),
     app_hash: Type.Optional(AppHash),
   },

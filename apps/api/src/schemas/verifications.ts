@@ -1,5 +1,6 @@
 import { FAILURE_CODES, VERIFICATION_STATUSES } from '@otp/core';
 import Type, { type Static } from 'typebox';
+import { Metadata } from './otp.js';
 
 export const VerificationParams = Type.Object({
   id: Type.String({
@@ -18,7 +19,7 @@ export const VerificationResponse = Type.Object({
   verification_id: Type.String(),
   status: Type.Enum(VERIFICATION_STATUSES, {
     description:
-      'queued → sending → sent → delivered | undelivered, or failed; verified once the code is used; expired once the code ran out first (derived, never for verified or failed)',
+      'queued → sending → sent → delivered | undelivered, or failed; verified once the code is used; canceled by POST /verifications/{id}/cancel; expired once the code ran out first (derived, never for verified, failed or canceled)',
   }),
   phone_number: Type.String({ description: 'Masked', examples: ['+7708***3414'] }),
   country: Type.String({ description: 'ISO 3166-1 alpha-2', examples: ['KZ'] }),
@@ -42,6 +43,7 @@ export const VerificationResponse = Type.Object({
       examples: ['SMS_REJECTED'],
     }),
   ),
+  metadata: Type.Optional(Metadata),
   reached_at: Type.Object(
     Object.fromEntries(
       VERIFICATION_STATUSES.map((status) => [status, Type.Optional(Timestamp(`When it became ${status}`))]),

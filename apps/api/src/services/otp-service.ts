@@ -24,10 +24,12 @@ import {
   sealStoredCode,
   sendJobOptions,
   storedCodeDigest,
+  type VerificationRecord,
 } from '@otp/core';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import { englishMessage, type MessageKey } from '../i18n/messages.js';
+import { METADATA_LIMITS } from '../schemas/otp.js';
 import { REDIS_ERROR_CODES, whileRedisAnswers } from './redis-errors.js';
 import { buildSendLimits, type SendLimitName, type SendLimitSettings } from './send-limits.js';
 
@@ -67,6 +69,9 @@ export const SEND_ERROR_CODES = [
   ...REDIS_ERROR_CODES,
 ] as const;
 
+/** What cancel() can answer, besides what the route's own lookup does. */
+export const CANCEL_ERROR_CODES = [ErrorCode.VERIFICATION_NOT_CANCELABLE, ...REDIS_ERROR_CODES] as const;
+
 /** What verify() can answer. */
 export const VERIFY_ERROR_CODES = [
   ErrorCode.VALIDATION_ERROR,
@@ -104,7 +109,7 @@ export interface OtpServiceOptions {
    */
   liveTransports?: () => Promise<readonly string[]>;
   /** Records queued and verified for GET /verifications/:id. @defaultValue undefined (not recorded) */
-  status?: Pick<StatusStore, 'queued' | 'verified'>;
+  status?: Pick<StatusStore, 'queued' | 'verified' | 'canceled'>;
   limits: SendLimitSettings;
   /** E.164 prefixes refused with 403 PHONE_BLOCKED. */
   blockedPrefixes: readonly string[];
@@ -171,6 +176,8 @@ export interface RequestContext {
   appHash?: string;
   /** The app hashes the caller's API key may send; undefined = any. */
   allowedAppHashes?: readonly string[];
+  /** The send's metadata (already checked key by key by the route's schema). */
+  metadata?: Record<string, string>;
 }
 
 /**
@@ -200,6 +207,12 @@ export interface OtpService {
     codeInput: string | number,
     ctx: RequestContext,
   ): Promise<{ phone: string; verificationId: string }>;
+  /**
+   * Revokes the record's code if it is still live (then the record is `canceled`); a
+   * verification already canceled is answered again as it is. Anything else is
+   * 409 VERIFICATION_NOT_CANCELABLE. The caller has checked the record may be read.
+   */
+  cancel(record: VerificationRecord, ctx: Pick<RequestContext, 'log'>): Promise<void>;
 }
 
 export function createOtpService(options: OtpServiceOptions): OtpService {
@@ -312,6 +325,29 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
     );
   }
 
+  // The schema holds the keys, their number and each value's length; this, the total.
+  function checkMetadata(metadata: Record<string, string> | undefined): Record<string, string> | undefined {
+    if (metadata === undefined || Object.keys(metadata).length === 0) return undefined;
+    const bytes = Buffer.byteLength(JSON.stringify(metadata));
+    if (bytes > METADATA_LIMITS.maxBytes) {
+      throw new AppError(
+        ErrorCode.VALIDATION_ERROR,
+        400,
+        `metadata is too large: ${bytes} bytes as JSON, at most ${METADATA_LIMITS.maxBytes}`,
+      );
+    }
+    return metadata;
+  }
+
+  function notCancelable(status: string, why: string): AppError {
+    return new AppError(
+      ErrorCode.VERIFICATION_NOT_CANCELABLE,
+      409,
+      `This verification cannot be canceled: ${why}.`,
+      { details: { status } },
+    );
+  }
+
   return {
     async close() {
       stopUndo.abort();
@@ -327,6 +363,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
           "app_hash is not one of this API key's app hashes.",
         );
       }
+      const metadata = checkMetadata(ctx.metadata);
       const { e164: phone, country } = normalize(phoneInput, ctx);
       refuseBlocked(phone);
       // Each send has its own id (job id, limit charges, undo); a fresh code's verification
@@ -465,8 +502,9 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         throw err;
       }
       if (kept) {
-        // The verification's record stays as it is (its owner, request and expiry); the
-        // worker's writes for this send only add delivery attempts to it.
+        // The verification's record stays as it is (owner, request, expiry, metadata, and
+        // its expiry event, scheduled once on `queued`); this send's SMS can only move its
+        // status forward.
         log.info('code kept and resend queued');
         return answer;
       }
@@ -479,10 +517,34 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
           requestId: ctx.requestId,
           at: data.acceptedAt,
           ...(ctx.apiKeyName === undefined ? {} : { owner: ownerOf(ctx.apiKeyName) }),
+          ...(metadata === undefined ? {} : { metadata }),
         }),
       );
       log.info('code issued and send queued');
       return answer;
+    },
+
+    async cancel(record, ctx) {
+      const { verificationId } = record;
+      if (record.status === 'canceled') return;
+      if (record.status === 'verified') throw notCancelable(record.status, 'its code was already used');
+      if (record.status === 'expired') throw notCancelable(record.status, 'its code has expired');
+      // Records written before cancel existed do not name the number, so not its code either.
+      if (record.phoneE164 === undefined) throw notCancelable(record.status, 'its code cannot be found');
+      const phone = record.phoneE164;
+      // The code store decides: a verify that spent the code first wins, and a newer code
+      // for the same number is never touched.
+      const outcome = await whileRedisAnswers(() => store.cancel({ phone, verificationId }));
+      if (outcome === 'gone') throw notCancelable(record.status, 'its code was already used or has expired');
+      if (outcome === 'replaced') {
+        throw notCancelable(record.status, 'a newer code for this number replaced its code');
+      }
+      // 'canceled', or 'already' (a cancel whose status write failed): record it now. This
+      // write is the answer, so its failure is the request's (the retry finds 'already').
+      await whileRedisAnswers(async () => {
+        await options.status?.canceled({ verificationId });
+      });
+      ctx.log.info({ verificationId, phone: maskPhone(phone) }, 'code canceled');
     },
 
     async verify(phoneInput, codeInput, ctx) {

@@ -200,3 +200,36 @@ describe('code store (real Redis)', () => {
     await expect(script.run(redis, [], [])).rejects.toThrow(/takes 1 keys/);
   });
 });
+
+describe('code store: cancel (real Redis)', () => {
+  it('deletes this verification’s code, then answers already for as long as the code would have lived', async () => {
+    const phone = nextPhone();
+    const s = store();
+    await s.issue({ phone, digest: digest(phone, '121212'), verificationId: 'v-cancel' });
+    expect(await s.cancel({ phone, verificationId: 'v-cancel' })).toBe('canceled');
+    expect(await s.verify({ phone, digest: digest(phone, '121212') })).toEqual({ status: 'expired' });
+    expect(await s.isLive({ phone, verificationId: 'v-cancel' })).toEqual({ live: false, reason: 'gone' });
+    expect(await s.cancel({ phone, verificationId: 'v-cancel' })).toBe('already');
+    const mark = await redis.pttl(`${prefix}{${phone}}:canceled:v-cancel`);
+    expect(mark).toBeGreaterThan(590_000);
+    expect(mark).toBeLessThanOrEqual(600_000);
+  });
+
+  it('never touches a newer code for the same phone', async () => {
+    const phone = nextPhone();
+    const s = store();
+    await s.issue({ phone, digest: digest(phone, '111111'), verificationId: 'v-old' });
+    await s.issue({ phone, digest: digest(phone, '222222'), verificationId: 'v-new' });
+    expect(await s.cancel({ phone, verificationId: 'v-old' })).toBe('replaced');
+    expect(await s.verify({ phone, digest: digest(phone, '222222') })).toMatchObject({ status: 'verified' });
+  });
+
+  it('answers gone for a code already spent (or expired)', async () => {
+    const phone = nextPhone();
+    const s = store();
+    await s.issue({ phone, digest: digest(phone, '333333'), verificationId: 'v-spent' });
+    await s.verify({ phone, digest: digest(phone, '333333') });
+    expect(await s.cancel({ phone, verificationId: 'v-spent' })).toBe('gone');
+    expect(await s.cancel({ phone: nextPhone(), verificationId: 'v-never' })).toBe('gone');
+  });
+});

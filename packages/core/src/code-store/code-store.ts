@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { issueScript, liveScript, revokeScript, verifyScript } from './scripts.js';
+import { cancelScript, issueScript, liveScript, revokeScript, verifyScript } from './scripts.js';
 
 export interface CodeStoreOptions {
   redis: Redis;
@@ -70,6 +70,9 @@ export type VerifyResult =
   | { status: 'expired' }
   | { status: 'limited'; retryAfterSeconds: number; scope: 'client' | 'phone' | 'caller' };
 
+/** What a cancel found: see CodeStore.cancel. */
+export type CancelResult = 'canceled' | 'already' | 'gone' | 'replaced';
+
 export type LiveResult =
   | { live: true; ttlMs: number }
   | { live: false; reason: 'gone' | 'replaced' | 'dead' };
@@ -112,6 +115,13 @@ export interface CodeStore {
    * Resolves true when this call undid it, false when it was already undone.
    */
   revoke(input: { phone: string; verificationId: string; limits?: readonly SendLimit[] }): Promise<boolean>;
+  /**
+   * Deletes this verification's code if it is still the phone's live code: `canceled`; a
+   * second cancel answers `already` for as long as the code would have lived. `gone`: expired
+   * or spent; `replaced`: a newer code for the phone, which is left alone. Unlike revoke, the
+   * cooldown and limit charges stay (an SMS went out).
+   */
+  cancel(input: { phone: string; verificationId: string }): Promise<CancelResult>;
 }
 
 /** How long an undone issue stays marked; a late write arrives within seconds. */
@@ -135,6 +145,9 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
   const cooldownKey = (phone: string) => `${prefix}cooldown:{${phone}}`;
   // Marks an undone issue (by verification id) for as long as a late write could arrive.
   const undoneKey = (phone: string, verificationId: string) => `${prefix}{${phone}}:undone:${verificationId}`;
+  // Marks a canceled code (by verification id) for the rest of its life: cancel is idempotent.
+  const canceledKey = (phone: string, verificationId: string) =>
+    `${prefix}{${phone}}:canceled:${verificationId}`;
   const failedKey = (phone: string) => failedVerifiesKey(prefix, phone);
   // New keys carry the phone's hash tag first, so a phone's keys share one cluster slot.
   const clientFailedKey = (phone: string, client: string) => `${prefix}{${phone}}:vf:${client}`;
@@ -251,6 +264,14 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
         [verificationId, UNDO_MARK_TTL_SECONDS, ...limits.map((limit) => kindArg(limit.kind))],
       );
       return undone === 1;
+    },
+
+    async cancel({ phone, verificationId }) {
+      return (await cancelScript.run(
+        redis,
+        [codeKey(phone), canceledKey(phone, verificationId)],
+        [verificationId],
+      )) as CancelResult;
     },
   };
 }

@@ -225,3 +225,27 @@ return 1
 `,
   'variadic',
 );
+
+/**
+ * KEYS: code hash, the cancel mark of this verification id. ARGV: verification id.
+ * Deletes the phone's code only if it is this verification's (a newer code for the phone is
+ * never touched), and leaves a mark for the code's remaining life so a repeated cancel
+ * (say, after its answer was lost) is told it already happened. The cooldown and the limit
+ * charges stay: the SMS was paid for, and cancel-then-resend must not skip the cooldown.
+ * Returns 'canceled' | 'already' (this id was canceled before) | 'gone' (expired or spent)
+ * | 'replaced' (a newer code).
+ */
+export const cancelScript = new LuaScript(
+  'otp-cancel',
+  `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'already' end
+local id = redis.call('HGET', KEYS[1], 'id')
+if not id then return 'gone' end
+if id ~= ARGV[1] then return 'replaced' end
+local left = redis.call('PTTL', KEYS[1])
+redis.call('DEL', KEYS[1])
+if left > 0 then redis.call('SET', KEYS[2], '1', 'PX', left) end
+return 'canceled'
+`,
+  2,
+);

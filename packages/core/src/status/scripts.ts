@@ -14,7 +14,7 @@ const KEEP_TTL = `if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KE
 
 /**
  * KEYS: record hash. ARGV: now ms, ttl s, masked phone, country, expires_at ms, request id, queued-at ms,
- * owner ('' = anyone may read it).
+ * owner ('' = anyone may read it), E.164 phone (names the code key, for cancel), metadata JSON ('' = none).
  * Creates the record, or fills in a stub a fast worker wrote before this call arrived (the
  * job is enqueued first). Returns {'applied' | 'stale', previous status or ''}.
  */
@@ -25,6 +25,8 @@ local previous = redis.call('HGET', KEYS[1], 'status')
 redis.call('HSET', KEYS[1], 'phone', ARGV[3], 'country', ARGV[4], 'expires_at', ARGV[5])
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'request_id', ARGV[6]) end
 if (ARGV[8] or '') ~= '' then redis.call('HSET', KEYS[1], 'owner', ARGV[8]) end
+if (ARGV[9] or '') ~= '' then redis.call('HSET', KEYS[1], 'e164', ARGV[9]) end
+if (ARGV[10] or '') ~= '' then redis.call('HSET', KEYS[1], 'metadata', ARGV[10]) end
 local created = tonumber(redis.call('HGET', KEYS[1], 'created_at'))
 if not created or created > tonumber(ARGV[7]) then redis.call('HSET', KEYS[1], 'created_at', ARGV[7]) end
 redis.call('HSETNX', KEYS[1], 't:queued', ARGV[7])
@@ -68,6 +70,8 @@ if applied then
   if target == 'failed' then
     redis.call('HSET', KEYS[1], 'failure_reason', ARGV[6], 'failure_code', ARGV[7])
   end
+  -- The full number is kept only while a cancel could still need it to find the code.
+  if target == 'verified' or target == 'canceled' then redis.call('HDEL', KEYS[1], 'e164') end
   changed = true
 end
 if ARGV[4] ~= '' and tonumber(ARGV[4]) > (tonumber(redis.call('HGET', KEYS[1], 'attempts')) or 0) then

@@ -64,6 +64,7 @@ async function recordAt(s: StatusStore, status: StoredStatus) {
   if (status === 'delivered') await s.deliveryReport(dlr(messageId, 70));
   if (status === 'undelivered') await s.deliveryReport(dlr(messageId, 60));
   if (status === 'verified') await s.verified({ verificationId });
+  if (status === 'canceled') await s.canceled({ verificationId });
   return { verificationId, messageId };
 }
 
@@ -85,6 +86,8 @@ async function write(s: StatusStore, verificationId: string, messageId: string, 
       return s.failed({ verificationId, reason: 'late failure' });
     case 'verified':
       return s.verified({ verificationId });
+    case 'canceled':
+      return s.canceled({ verificationId });
   }
 }
 
@@ -404,5 +407,52 @@ describe('status store (real Redis)', () => {
 
   it('returns undefined for a verification it never saw', async () => {
     expect(await store().get(randomUUID())).toBeUndefined();
+  });
+});
+
+describe('status store: metadata, the number for cancel, and onChange (real Redis)', () => {
+  it('keeps the metadata and the E.164 number; drops the number once canceled', async () => {
+    const s = store();
+    const verificationId = randomUUID();
+    const metadata = { user_id: 'u_1', 'flow.step': 'два' };
+    await s.queued({ verificationId, phone: PHONE, country: 'KZ', expiresAt: Date.now() + 60_000, metadata });
+    expect(await s.get(verificationId)).toMatchObject({ phoneE164: PHONE, metadata, phone: '+7708***3414' });
+    expect(await s.canceled({ verificationId })).toMatchObject({ outcome: 'applied', previous: 'queued' });
+    const record = await s.get(verificationId);
+    expect(record).toMatchObject({ status: 'canceled', metadata });
+    expect(record?.phoneE164).toBeUndefined();
+    expect(JSON.stringify(await redis.hgetall(`${prefix}status:{${verificationId}}`))).not.toContain(PHONE);
+  });
+
+  it('never derives expired for a canceled record, and cancel never creates one', async () => {
+    const clock = manualClock();
+    const s = store({ now: clock.now });
+    const verificationId = await queuedRecord(s, clock.now() + 1000);
+    await s.canceled({ verificationId });
+    clock.tick(5000);
+    expect((await s.get(verificationId))?.status).toBe('canceled');
+    expect(await s.canceled({ verificationId: randomUUID() })).toEqual({ outcome: 'missing' });
+  });
+
+  it('tells onChange of queued and of every write that moved a record on, and of nothing else', async () => {
+    const changes: string[] = [];
+    const s = store({
+      onChange: async (change) => {
+        changes.push(`${change.status}<${change.previous ?? ''}`);
+      },
+    });
+    const { verificationId, messageId } = await recordAt(s, 'sent');
+    await s.deliveryReport(dlr(messageId, 70));
+    await s.deliveryReport(dlr(messageId, 70)); // duplicate
+    await s.deliveryReport(dlr(messageId, 60)); // stale: delivered outranks it
+    await s.verified({ verificationId });
+    await s.canceled({ verificationId }); // stale: verified outranks it
+    expect(changes).toEqual([
+      'queued<',
+      'sending<queued',
+      'sent<sending',
+      'delivered<sent',
+      'verified<delivered',
+    ]);
   });
 });

@@ -21,6 +21,26 @@ export interface StatusStoreOptions {
   ttlSeconds?: number;
   /** The clock, for tests. @defaultValue Date.now */
   now?: () => number;
+  /**
+   * Told of every write that moved a record on (outcome `applied`), and of every `queued`
+   * write, after it landed; awaited. The outbound events hook in here, so every status
+   * change, whoever wrote it (API, worker, provider webhook), is seen in one place. It must
+   * not throw: a failure to announce a change is not the change's failure.
+   * @defaultValue none
+   */
+  onChange?: (change: StatusChange) => Promise<void>;
+}
+
+/** One status change, as onChange is told of it. */
+export interface StatusChange {
+  verificationId: string;
+  status: StoredStatus;
+  /** The status before, when the record existed. */
+  previous?: StoredStatus;
+  /** When the change was written, ms since epoch. */
+  at: number;
+  /** When the code expires, ms since epoch; on `queued` only. */
+  expiresAt?: number;
 }
 
 /** One verification as the status store keeps it. Never holds the code. */
@@ -28,8 +48,15 @@ export interface VerificationRecord {
   verificationId: string;
   /** `expired` when the code's lifetime passed before it was verified or failed for good. */
   status: VerificationStatus;
-  /** Masked, `+7708***3414`: the record outlives the code and nothing needs the full number. */
+  /** Masked, `+7708***3414`: what answers and events show. */
   phone: string;
+  /**
+   * The E.164 number, which names the code's key: POST /verifications/:id/cancel needs it to
+   * find the code. Never answered. Absent from records written before cancel existed.
+   */
+  phoneE164?: string;
+  /** The send's `metadata`, as given. Absent when the send had none. */
+  metadata?: Record<string, string>;
   country: string;
   /** The API request that issued the code, to find its log lines. */
   requestId?: string;
@@ -108,6 +135,8 @@ export interface StatusStore {
     at?: number;
     /** Who may read the record back (the caller's API key); undefined = anyone. */
     owner?: string;
+    /** The send's metadata, kept with the record and shown in answers and events. */
+    metadata?: Record<string, string>;
   }): Promise<WriteResult>;
   /** The worker starts delivery attempt `attempt` (1-based). */
   sending(input: { verificationId: string; attempt: number }): Promise<WriteResult>;
@@ -130,6 +159,8 @@ export interface StatusStore {
   }): Promise<WriteResult>;
   /** The right code was presented. */
   verified(input: { verificationId: string }): Promise<WriteResult>;
+  /** The code was revoked by POST /verifications/:id/cancel. Never creates a record. */
+  canceled(input: { verificationId: string }): Promise<WriteResult>;
   /** Applies one provider's delivery report, ignoring duplicates and reports that arrive late. */
   deliveryReport(input: DeliveryReportInput): Promise<DeliveryReportResult>;
   /** The record, or undefined when there is none (never issued, or older than 24 h). */
@@ -138,12 +169,26 @@ export interface StatusStore {
 
 const MAX_REASON_LENGTH = 500;
 
+/** The stored metadata; an unreadable value (never written by this code) reads as none. */
+function parseMetadata(json: string): Record<string, string> {
+  try {
+    const value: unknown = JSON.parse(json);
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return {};
+    return Object.fromEntries(
+      Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+    );
+  } catch {
+    return {};
+  }
+}
+
 /** Verification status records in Redis hashes, moved forward only by atomic Lua writes. */
 export function createStatusStore(options: StatusStoreOptions): StatusStore {
   const { redis } = options;
   const prefix = options.keyPrefix ?? 'otp:';
   const ttlSeconds = options.ttlSeconds ?? 86_400;
   const now = options.now ?? Date.now;
+  const { onChange } = options;
   // The {verificationId} hash tag keeps a record and its report de-duplication keys in one
   // Redis Cluster slot, which the advance script needs. The message index is looked up by
   // message id alone, so it is tagged by that instead and written by its own command.
@@ -167,12 +212,13 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
       provider?: string;
     } = {},
   ): Promise<WriteResult> {
+    const at = now();
     const [outcome, previous, requestId] = (await advanceScript.run(
       redis,
       [recordKey(verificationId), extra.dedupe ?? recordKey(verificationId)],
       [
         target,
-        now(),
+        at,
         ttlSeconds,
         extra.attempt ?? '',
         extra.messageId ?? '',
@@ -183,6 +229,14 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
         extra.provider ?? '',
       ],
     )) as [WriteOutcome, string, string];
+    if (outcome === 'applied' && onChange) {
+      await onChange({
+        verificationId,
+        status: target,
+        ...(previous === '' ? {} : { previous: previous as StoredStatus }),
+        at,
+      });
+    }
     return {
       outcome,
       ...(previous === '' ? {} : { previous: previous as StoredStatus }),
@@ -191,13 +245,32 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
   }
 
   return {
-    async queued({ verificationId, phone, country, expiresAt, requestId, at, owner }) {
+    async queued({ verificationId, phone, country, expiresAt, requestId, at, owner, metadata }) {
       const time = now();
       const [outcome, previous] = (await queuedScript.run(
         redis,
         [recordKey(verificationId)],
-        [time, ttlSeconds, maskPhone(phone), country, expiresAt, requestId ?? '', at ?? time, owner ?? ''],
+        [
+          time,
+          ttlSeconds,
+          maskPhone(phone),
+          country,
+          expiresAt,
+          requestId ?? '',
+          at ?? time,
+          owner ?? '',
+          phone,
+          metadata === undefined ? '' : JSON.stringify(metadata),
+        ],
       )) as ['applied' | 'stale', string];
+      // Also after 'stale' (a worker stub filled in): the record exists from here on.
+      await onChange?.({
+        verificationId,
+        status: 'queued',
+        ...(previous === '' ? {} : { previous: previous as StoredStatus }),
+        at: time,
+        expiresAt,
+      });
       return previous === '' ? { outcome } : { outcome, previous: previous as StoredStatus };
     },
 
@@ -222,6 +295,10 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
 
     verified({ verificationId }) {
       return advance(verificationId, 'verified');
+    },
+
+    canceled({ verificationId }) {
+      return advance(verificationId, 'canceled', { mustExist: true });
     },
 
     async deliveryReport({ provider, messageId, status, providerStatus, verificationId: echoed }) {
@@ -255,7 +332,8 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
       if (fields.status === undefined || fields.phone === undefined) return undefined;
       const stored = fields.status as StoredStatus;
       const expiresAt = Number(fields.expires_at);
-      const expired = stored !== 'verified' && stored !== 'failed' && now() >= expiresAt;
+      const expired =
+        stored !== 'verified' && stored !== 'failed' && stored !== 'canceled' && now() >= expiresAt;
       const reachedAt: VerificationRecord['reachedAt'] = {};
       for (const status of VERIFICATION_STATUSES) {
         const at = fields[`t:${status}`];
@@ -266,6 +344,8 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
         verificationId,
         status: expired ? 'expired' : stored,
         phone: fields.phone,
+        ...(fields.e164 ? { phoneE164: fields.e164 } : {}),
+        ...(fields.metadata ? { metadata: parseMetadata(fields.metadata) } : {}),
         country: fields.country ?? '',
         ...(fields.request_id ? { requestId: fields.request_id } : {}),
         ...(fields.owner ? { owner: fields.owner } : {}),

@@ -1,7 +1,7 @@
 import type { DeliveryStatus } from '@otp/sms';
 /**
  * Where one verification stands. `expired` is never stored: it is derived on read once the
- * code's lifetime has passed and nothing final (verified, failed) happened first.
+ * code's lifetime has passed and nothing final (verified, failed, canceled) happened first.
  */
 export const VERIFICATION_STATUSES = [
   'queued',
@@ -11,6 +11,7 @@ export const VERIFICATION_STATUSES = [
   'undelivered',
   'failed',
   'verified',
+  'canceled',
   'expired',
 ] as const;
 export type VerificationStatus = (typeof VERIFICATION_STATUSES)[number];
@@ -24,7 +25,10 @@ export type StoredStatus = Exclude<VerificationStatus, 'expired'>;
  * SMS went out twice (a timed-out send that Messaggio did accept, then the retry) reached the
  * phone if either copy did. Failed outranks every delivery state: once the worker gave up, no
  * report revives it. Verified outranks everything: the code did arrive, whatever the reports
- * said (the debug fallback can deliver a code after a failed send).
+ * said (the debug fallback can deliver a code after a failed send). Canceled (POST
+ * /verifications/:id/cancel deleted the live code) outranks every delivery state, so a late
+ * report cannot revive it. Cancel and verify never both happen: the code store deletes the
+ * code for exactly one of them, and only that one writes its status.
  */
 export const STATUS_RANK: Readonly<Record<StoredStatus, number>> = {
   queued: 1,
@@ -33,7 +37,8 @@ export const STATUS_RANK: Readonly<Record<StoredStatus, number>> = {
   undelivered: 4,
   delivered: 5,
   failed: 6,
-  verified: 7,
+  canceled: 7,
+  verified: 8,
 };
 
 export interface DeliveryReportMeaning {

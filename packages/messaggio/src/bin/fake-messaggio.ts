@@ -1,18 +1,8 @@
 #!/usr/bin/env node
 // Standalone fake Messaggio for local development: point MESSAGGIO_BASE_URL at the printed URL
 // and read the OTP codes off stdout instead of a phone. The only file here that reads process.env.
+import { closeOnSignals, listFromEnv, reportStartFailure } from '@otp/sms/testing';
 import { createFakeMessaggio } from '../fake-server.js';
-
-const SHUTDOWN_DEADLINE_MS = 5000;
-
-function list(name: string, fallback: string[]): string[] {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  return raw
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
-}
 
 function readConfig() {
   const portText = process.env.FAKE_MESSAGGIO_PORT ?? '4010';
@@ -27,8 +17,8 @@ function readConfig() {
   return {
     port,
     host: process.env.FAKE_MESSAGGIO_HOST?.trim() || '127.0.0.1',
-    logins: list('FAKE_MESSAGGIO_LOGINS', ['test-login']),
-    senders: list('FAKE_MESSAGGIO_SENDERS', []),
+    logins: listFromEnv(process.env.FAKE_MESSAGGIO_LOGINS) ?? ['test-login'],
+    senders: listFromEnv(process.env.FAKE_MESSAGGIO_SENDERS) ?? [],
     deliveryReports: dlrText === 'true' || dlrText === '1',
   };
 }
@@ -50,37 +40,7 @@ async function main(): Promise<void> {
       `delivery reports: ${config.deliveryReports ? 'on' : 'off'})`,
   );
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${signal} received, closing the fake Messaggio`);
-    // close() destroys hung sockets itself; the deadline only guards against a bug there.
-    const deadline = setTimeout(() => {
-      console.error(`Fake Messaggio did not close within ${SHUTDOWN_DEADLINE_MS} ms; exiting anyway.`);
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
-    fake.close().then(
-      () => clearTimeout(deadline),
-      (err: unknown) => {
-        clearTimeout(deadline);
-        console.error('Fake Messaggio failed to close:', err);
-        process.exitCode = 1;
-      },
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  closeOnSignals('fake Messaggio', () => fake.close());
 }
 
-main().catch((err: unknown) => {
-  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-    console.error(
-      `Fake Messaggio: port ${process.env.FAKE_MESSAGGIO_PORT ?? '4010'} is in use; set FAKE_MESSAGGIO_PORT`,
-    );
-    process.exitCode = 1;
-    return;
-  }
-  console.error(`Fake Messaggio failed to start: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
-});
+main().catch((err: unknown) => reportStartFailure('Fake Messaggio', 'FAKE_MESSAGGIO_PORT', err));
