@@ -17,7 +17,7 @@ import { createWebhookHandlers, WebhookEnv } from '@otp/providers';
 import type { WebhookHandler } from '@otp/sms';
 import Type, { type Static } from 'typebox';
 import { type AdminCredentials, parseAdminCredentials } from './auth/admin-credentials.js';
-import { type ApiKeyEntry, parseApiKeys } from './auth/api-keys.js';
+import { type ApiKeyEntry, applyAppHashes, parseApiKeys } from './auth/api-keys.js';
 import {
   parseBlockedPrefixes,
   parseCountryLimits,
@@ -48,6 +48,8 @@ export const ApiEnv = Type.Object({
   OVERLOAD_MAX_RSS_MB: Type.Integer({ default: 1536, minimum: 0, maximum: 1_048_576 }),
   OVERLOAD_RETRY_AFTER_SECONDS: Type.Integer({ default: 5, minimum: 1, maximum: 3600 }),
   API_KEYS: Type.String({ default: '' }),
+  // Per-key limit on `app_hash` (Android SMS Retriever): name:hash, comma-separated.
+  API_KEY_APP_HASHES: Type.String({ default: '' }),
   // Each provider's delivery-report webhook (MESSAGGIO_WEBHOOK_SECRET, …), from @otp/providers.
   ...WebhookEnv,
   // The API's public address: webhooks that sign their URL (Twilio) are checked against it.
@@ -82,6 +84,8 @@ export const ApiEnv = Type.Object({
   // The signed `verification_token` of a right code (README, Signed verification results).
   // The `purpose` values a send may carry (comma-separated; each a-z, 0-9, _ or -, ≤ 32).
   OTP_PURPOSES: Type.String({ default: 'login,signup,reset' }),
+  // A resend within a code's life sends the same code (kept sealed beside its digest).
+  OTP_RESEND_SAME_CODE: Type.Boolean({ default: true }),
   VERIFICATION_TOKEN_TTL_SECONDS: Type.Integer({ default: 300, minimum: 10, maximum: 86_400 }),
   VERIFICATION_TOKEN_ISSUER: Type.String({ default: 'otp-service', minLength: 1, maxLength: 512 }),
   VERIFICATION_TOKEN_AUDIENCE: Type.String({ default: 'otp-service-clients', minLength: 1, maxLength: 512 }),
@@ -109,6 +113,8 @@ export interface ApiConfig {
   otpTtlSeconds: number;
   otpMaxAttempts: number;
   resendCooldownSeconds: number;
+  /** OTP_RESEND_SAME_CODE: a resend within a code's life sends the same code. */
+  resendSameCode: boolean;
   allowedCountries: string[];
   /** Caps delivery attempts; undefined = retry until shortly before the code expires. */
   smsMaxAttempts: number | undefined;
@@ -207,7 +213,8 @@ export function loadApiConfig(env: Env, options: LoadConfigOptions = {}): ApiCon
   if (allowedCountries.length === 0)
     problems.push('ALLOWED_COUNTRIES: must name at least one country (e.g. RU,KZ)');
   if (unknown.length > 0) problems.push(`ALLOWED_COUNTRIES: unknown country code(s) ${unknown.join(', ')}`);
-  const apiKeys = collectProblems(problems, () => parseApiKeys(e.API_KEYS)) ?? [];
+  const apiKeys =
+    collectProblems(problems, () => applyAppHashes(parseApiKeys(e.API_KEYS), e.API_KEY_APP_HASHES)) ?? [];
   const countryDaily = collectProblems(problems, () => parseCountryLimits(e.SMS_COUNTRY_DAILY_LIMITS)) ?? {};
   const blockedPrefixes = collectProblems(problems, () => parseBlockedPrefixes(e.BLOCKED_PREFIXES)) ?? [];
   const testNumbers =
@@ -251,6 +258,7 @@ export function loadApiConfig(env: Env, options: LoadConfigOptions = {}): ApiCon
     otpTtlSeconds: e.OTP_TTL_SECONDS,
     otpMaxAttempts: e.OTP_MAX_ATTEMPTS,
     resendCooldownSeconds: e.OTP_RESEND_COOLDOWN_SECONDS,
+    resendSameCode: e.OTP_RESEND_SAME_CODE,
     allowedCountries,
     smsMaxAttempts: e.SMS_MAX_ATTEMPTS,
     smsRetryBaseDelayMs: e.SMS_RETRY_BASE_DELAY_MS,

@@ -154,12 +154,27 @@ describe('POST /verifications/:id/cancel', () => {
 
   it('leaves a newer code for the same number alone', async () => {
     const first = await sent();
-    const res2 = await send({ phone_number: first.phone });
+    // Another API key's send issues a new code (the same key's would resend the live one).
+    const res2 = await send({ phone_number: first.phone }, KEY_B);
     const second = res2.json() as { verification_id: string; debug_code: string };
     const res = await cancel(first.id);
     expect(res.statusCode).toBe(409);
     expect(res.json()).toMatchObject({ code: 'VERIFICATION_NOT_CANCELABLE', message: /newer code/ });
     expect((await verify(first.phone, second.debug_code)).statusCode).toBe(200);
+  });
+
+  it('cancels a resent code too: a resend keeps the verification, and its metadata', async () => {
+    const first = await sent({ flow: 'signup' });
+    const again = (await send({ phone_number: first.phone, metadata: { flow: 'other' } })).json();
+    expect(again).toMatchObject({ resent: true, verification_id: first.id });
+    const record = await api.app.inject({
+      method: 'GET',
+      url: `/verifications/${first.id}`,
+      headers: { 'x-api-key': KEY_A },
+    });
+    expect(record.json().metadata).toEqual({ flow: 'signup' });
+    expect((await cancel(first.id)).statusCode).toBe(200);
+    expect((await verify(first.phone, first.code)).json().code).toBe('OTP_EXPIRED');
   });
 
   it('answers another API key (and an unknown id) 404, touching nothing', async () => {

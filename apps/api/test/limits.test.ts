@@ -236,6 +236,7 @@ describe('test numbers (TEST_PHONE_NUMBERS)', () => {
       'message',
       'phone_number',
       'resend_after',
+      'resent',
       'verification_id',
     ]);
     expect(await api.app.sendQueue.getJob(body.verification_id)).toBeUndefined();

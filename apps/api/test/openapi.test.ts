@@ -49,10 +49,23 @@ afterAll(async () => {
 });
 
 describe('the OpenAPI document at /docs/json', () => {
+  it('describes the issue 12 fields: resent, locale, app_hash', () => {
+    const send = doc.paths['/send-otp/']?.post;
+    const answer = send?.responses['200']?.content?.['application/json']?.schema as {
+      properties: Record<string, { description?: string }>;
+    };
+    expect(answer.properties.resent?.description).toMatch(/same code/);
+    const body = send?.requestBody?.content['application/json']?.schema as {
+      properties: Record<string, { description?: string; pattern?: string }>;
+    };
+    expect(body.properties.app_hash).toMatchObject({ pattern: '^[A-Za-z0-9+/]{11}$' });
+    expect(body.properties.locale?.description).toMatch(/template/);
+  });
+
   it.each([
     [
       '/send-otp/',
-      ['phone_number', 'purpose', 'metadata'],
+      ['phone_number', 'purpose', 'metadata', 'locale', 'app_hash'],
       ['200', '400', '401', '403', '409', '413', '415', '422', '429', '500', '503'],
     ],
     [

@@ -29,6 +29,7 @@ describe('POST /send-otp/', () => {
       verification_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       expires_in: 600,
       resend_after: 0,
+      resent: false,
       debug_code: expect.stringMatching(/^\d{6}$/),
     });
     expect(res.headers['x-request-id']).toBeTruthy();

@@ -257,6 +257,46 @@ describe('worker config: Twilio', () => {
   });
 });
 
+describe('worker config: SMS templates per locale and OTP_ORIGIN (issue 12)', () => {
+  const problems = (env: Record<string, string>): string[] => {
+    try {
+      loadWorkerConfig({ ...base, ...env });
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems;
+      throw err;
+    }
+    return [];
+  };
+
+  it('reads SMS_TEMPLATE_RU/_KK/_EN, or SMS_TEMPLATES', () => {
+    expect(
+      loadWorkerConfig({ ...base, SMS_TEMPLATE_KK: 'Код: {code}', SMS_TEMPLATE_EN: 'Code: {code}' })
+        .smsTemplates,
+    ).toEqual({
+      default: 'Ваш код подтверждения: {code}',
+      byLocale: { kk: 'Код: {code}', en: 'Code: {code}' },
+    });
+    expect(
+      loadWorkerConfig({ ...base, SMS_TEMPLATES: '{"kk": "Код: {code}"}', OTP_ORIGIN: 'example.com' }),
+    ).toMatchObject({ smsTemplates: { byLocale: { kk: 'Код: {code}' } }, otpOrigin: 'example.com' });
+  });
+
+  it.each([
+    [{ SMS_TEMPLATES: '{"kk": "x {code}"}', SMS_TEMPLATE_RU: 'y {code}' }, /^SMS_TEMPLATES: set it or/],
+    [{ SMS_TEMPLATES: 'nope' }, /^SMS_TEMPLATES: must be a JSON object/],
+    [{ SMS_TEMPLATES: '{"de": "Code {code}"}' }, /^SMS_TEMPLATES: unknown locale "de"/],
+    [{ SMS_TEMPLATE_KK: 'no code here' }, /^SMS_TEMPLATE_KK must contain \{code\}/],
+    [{ SMS_TEMPLATES: `{"ru": "${'Ж'.repeat(60)} {code}"}` }, /^SMS_TEMPLATES\.ru renders to 79 characters/],
+    [
+      { SMS_TEMPLATE: `${'Ж'.repeat(51)} {code}`, OTP_ORIGIN: 'example.com' },
+      /^SMS_TEMPLATE renders to 79 characters with the OTP_ORIGIN line/,
+    ],
+    [{ OTP_ORIGIN: 'https://example.com' }, /^OTP_ORIGIN/],
+  ])('refuses %j at start-up', (env, message) => {
+    expect(problems(env)).toEqual([expect.stringMatching(message)]);
+  });
+});
+
 describe('worker config: outbound events', () => {
   const whsec = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 

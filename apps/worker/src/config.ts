@@ -10,6 +10,9 @@ import {
   resolveOtpSecret,
   resolvePreviousSecret,
   SharedEnv,
+  SMS_LOCALES,
+  type SmsLocale,
+  type SmsTemplates,
   splitList,
   webhookSecretProblem,
 } from '@otp/core';
@@ -29,6 +32,19 @@ export const WorkerEnv = Type.Object({
   MESSAGGIO_SENDER: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   MESSAGGIO_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 120_000 }),
   SMS_TEMPLATE: Type.String({ default: 'Ваш код подтверждения: {code}' }),
+  // Per-locale templates (a send's `locale`, else the phone's country: KZ -> kk, RU -> ru),
+  // one variable each or all in SMS_TEMPLATES (JSON: {"ru": "…", "kk": "…", "en": "…"}).
+  SMS_TEMPLATE_RU: Type.Optional(Type.String({ minLength: 1 })),
+  SMS_TEMPLATE_KK: Type.Optional(Type.String({ minLength: 1 })),
+  SMS_TEMPLATE_EN: Type.Optional(Type.String({ minLength: 1 })),
+  SMS_TEMPLATES: Type.Optional(Type.String({ minLength: 2 })),
+  // Origin-bound codes (WebOTP, iOS/Android autofill): the SMS ends with `@<domain> #<code>`.
+  OTP_ORIGIN: Type.Optional(
+    Type.String({
+      maxLength: 253,
+      pattern: '^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$',
+    }),
+  ),
   // Explicit opt-in, refused in production: write the code to the log when the chain fails for good.
   OTP_DEBUG_FALLBACK: Type.Boolean({ default: false }),
   // The provider chain, in order: a job tries the first whose breaker is closed.
@@ -111,7 +127,12 @@ export interface WorkerConfig {
   breaker: { failureThreshold: number; cooldownMs: number };
   /** When Messaggio fails for good, also write the code to the log. */
   debugFallback: boolean;
+  /** SMS_TEMPLATE: the default text. */
   smsTemplate: string;
+  /** The default template and any per locale (SMS_TEMPLATE_RU/_KK/_EN or SMS_TEMPLATES). */
+  smsTemplates: SmsTemplates;
+  /** OTP_ORIGIN: the domain of the origin-bound line `@<domain> #<code>`; undefined = none. */
+  otpOrigin?: string;
   rateLimitPerSecond: number;
   retryMaxDelayMs: number;
   shutdownTimeoutMs: number;
@@ -133,6 +154,47 @@ export interface WorkerConfig {
   };
   logLevel: string;
   logFile?: string;
+}
+
+/** Where a locale's template was read from, for start-up messages. */
+function templateVariable(e: WorkerEnv, locale: string): string {
+  return e.SMS_TEMPLATES === undefined ? `SMS_TEMPLATE_${locale.toUpperCase()}` : `SMS_TEMPLATES.${locale}`;
+}
+
+/** SMS_TEMPLATE_RU/_KK/_EN, or SMS_TEMPLATES (JSON), not both. */
+function localeTemplates(e: WorkerEnv, problems: string[]): Partial<Record<SmsLocale, string>> {
+  const single: Partial<Record<SmsLocale, string>> = {
+    ...(e.SMS_TEMPLATE_RU === undefined ? {} : { ru: e.SMS_TEMPLATE_RU }),
+    ...(e.SMS_TEMPLATE_KK === undefined ? {} : { kk: e.SMS_TEMPLATE_KK }),
+    ...(e.SMS_TEMPLATE_EN === undefined ? {} : { en: e.SMS_TEMPLATE_EN }),
+  };
+  if (e.SMS_TEMPLATES === undefined) return single;
+  if (Object.keys(single).length > 0) {
+    problems.push('SMS_TEMPLATES: set it or SMS_TEMPLATE_RU/_KK/_EN, not both');
+    return {};
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(e.SMS_TEMPLATES);
+  } catch {
+    problems.push('SMS_TEMPLATES: must be a JSON object, e.g. {"kk": "Сіздің кодыңыз: {code}"}');
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    problems.push('SMS_TEMPLATES: must be a JSON object of locale to template');
+    return {};
+  }
+  const templates: Partial<Record<SmsLocale, string>> = {};
+  for (const [locale, template] of Object.entries(parsed)) {
+    if (!(SMS_LOCALES as readonly string[]).includes(locale)) {
+      problems.push(`SMS_TEMPLATES: unknown locale "${locale}"; use ${SMS_LOCALES.join(', ')}`);
+    } else if (typeof template !== 'string' || template === '') {
+      problems.push(`SMS_TEMPLATES.${locale}: must be a non-empty string`);
+    } else {
+      templates[locale as SmsLocale] = template;
+    }
+  }
+  return templates;
 }
 
 /** The variables each provider still needs: a chain may only name configured ones. */
@@ -198,8 +260,17 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
   const eventsSecretProblem =
     e.EVENTS_WEBHOOK_URL === undefined ? undefined : webhookSecretProblem(e.EVENTS_WEBHOOK_SECRET);
   if (eventsSecretProblem) problems.push(eventsSecretProblem);
-  const templateProblem = checkTemplate(e.SMS_TEMPLATE, e.OTP_LENGTH);
-  if (templateProblem) problems.push(templateProblem);
+  const byLocale = localeTemplates(e, problems);
+  for (const [name, template] of [
+    ['SMS_TEMPLATE', e.SMS_TEMPLATE] as const,
+    ...Object.entries(byLocale).map(([locale, template]) => [templateVariable(e, locale), template] as const),
+  ]) {
+    const templateProblem = checkTemplate(template, e.OTP_LENGTH, {
+      name,
+      ...(e.OTP_ORIGIN === undefined ? {} : { origin: e.OTP_ORIGIN }),
+    });
+    if (templateProblem) problems.push(templateProblem);
+  }
   if (problems.length > 0 || !secret || debugMode === undefined) throw new ConfigError(problems);
   const twilioCallback =
     e.TWILIO_STATUS_CALLBACK_URL ??
@@ -252,6 +323,8 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     // Explicit opt-in, refused in production: a code in a log is a leak waiting to happen.
     debugFallback: e.OTP_DEBUG_FALLBACK,
     smsTemplate: e.SMS_TEMPLATE,
+    smsTemplates: { default: e.SMS_TEMPLATE, byLocale },
+    ...(e.OTP_ORIGIN === undefined ? {} : { otpOrigin: e.OTP_ORIGIN }),
     rateLimitPerSecond: e.SMS_RATE_LIMIT_PER_SECOND,
     retryMaxDelayMs: e.SMS_RETRY_MAX_DELAY_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -228,6 +228,13 @@ describe('send processor: the chain', () => {
     expect(await isLive()).toBe(false);
   });
 
+  it('keeps the code when a resend (a job id of its own) fails for good: an earlier SMS may have carried it', async () => {
+    const primary = scripted('primary', ['message']);
+    const { processor, job, isLive } = await setup([primary]);
+    await expect(processor({ ...job(0), id: 'another-send-id' })).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(await isLive()).toBe(true);
+  });
+
   it('skips a provider whose breaker is open without using an attempt, and waits when all are open', async () => {
     const primary = scripted('primary', ['ok']);
     const backup = scripted('backup', ['ok']);

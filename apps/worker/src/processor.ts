@@ -5,10 +5,12 @@ import {
   jobPhoneMasked,
   type Logger,
   openSendJob,
-  renderTemplate,
+  pickTemplate,
+  renderSms,
   type SecretKeys,
   SendJobData,
   type SendJobResult,
+  type SmsTemplates,
 } from '@otp/core';
 import {
   errorScope,
@@ -51,7 +53,12 @@ export interface SendProcessorDeps {
   store: Pick<CodeStore, 'isLive' | 'revoke'>;
   /** OTP_SECRET's keys, then OTP_SECRET_PREVIOUS's while rotating (see deriveKeyRing). */
   keys: readonly SecretKeys[];
+  /** SMS_TEMPLATE: the text when no locale's template applies. */
   template: string;
+  /** Per-locale templates (SMS_TEMPLATE_RU/_KK/_EN, SMS_TEMPLATES). @defaultValue none */
+  localeTemplates?: SmsTemplates['byLocale'];
+  /** OTP_ORIGIN: ends the text with `@<origin> #<code>`. @defaultValue none */
+  origin?: string;
   /** The providers in SMS_PROVIDERS order; `[debug]` in debug mode. */
   chain: readonly ChainLink[];
   /** Failed tries on one provider before the job moves on (SMS_FAILOVER_AFTER). @defaultValue 2 */
@@ -129,6 +136,7 @@ function logged(err: SmsError): Record<string, unknown> {
  */
 export function createSendProcessor(deps: SendProcessorDeps) {
   const baseLog = deps.logger.child({ component: 'processor' });
+  const templates: SmsTemplates = { default: deps.template, byLocale: deps.localeTemplates ?? {} };
   const failoverAfter = deps.failoverAfter ?? 2;
   const now = deps.now ?? Date.now;
   // `log` is the job's logger, so even this line carries the verification and request ids.
@@ -203,7 +211,15 @@ export function createSendProcessor(deps: SendProcessorDeps) {
 
     const message: OutgoingSms = {
       phone,
-      text: renderTemplate(deps.template, code),
+      text: renderSms({
+        template: pickTemplate(templates, {
+          ...('locale' in data && data.locale !== undefined ? { locale: data.locale } : {}),
+          country: data.country,
+        }),
+        code,
+        ...(deps.origin === undefined ? {} : { origin: deps.origin }),
+        ...('appHash' in data && data.appHash !== undefined ? { appHash: data.appHash } : {}),
+      }),
       code,
       verificationId: data.verificationId,
       ...(data.requestId === undefined ? {} : { requestId: data.requestId }),
@@ -246,6 +262,10 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       });
       if (deps.fallback) {
         await deps.fallback.send(message);
+      } else if (job.id !== undefined && job.id !== data.verificationId) {
+        // A resend of a kept code (its job id is the send's own): an earlier SMS may already
+        // have brought this code to the user, so it stays; it still expires on its own.
+        log.info('code kept: a resend failed, an earlier SMS may have carried it');
       } else {
         // A code that never reached the phone must not verify: whoever knows it did not get it by SMS.
         await deps.store.revoke({ phone, verificationId: data.verificationId });

@@ -141,6 +141,8 @@ export function createWorkerService(
     }),
     keys: deriveKeyRing(config.otpSecret, config.otpSecretPrevious),
     template: config.smsTemplate,
+    localeTemplates: config.smsTemplates.byLocale ?? {},
+    ...(config.otpOrigin === undefined ? {} : { origin: config.otpOrigin }),
     chain,
     failoverAfter: config.failoverAfter,
     fallback: !config.debugMode && config.debugFallback ? createDebugProvider(logger, 'fallback') : undefined,

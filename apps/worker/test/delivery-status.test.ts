@@ -162,7 +162,12 @@ describe('follow one code: API + worker + fake Messaggio delivery reports', () =
   });
 
   it('shows a code replaced before its SMS went out as failed, not queued forever', async () => {
-    system = await startSystem({ messaggio: true, startWorker: false });
+    // OTP_RESEND_SAME_CODE=false: the second send replaces the code instead of resending it.
+    system = await startSystem({
+      messaggio: true,
+      startWorker: false,
+      env: { OTP_RESEND_SAME_CODE: 'false' },
+    });
     const stale = await sendOtp(system);
     const fresh = await sendOtp(system);
     system.startWorker();

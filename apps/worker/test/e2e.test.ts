@@ -140,8 +140,26 @@ describe('send → worker → Messaggio → verify', () => {
     expect(system.workerLogs.text).toMatch(/MESSAGGIO_TIMEOUT/);
   });
 
+  it('resends the same code in a second SMS, which then verifies', async () => {
+    system = await startSystem({ messaggio: true });
+    const first = await sendOtp(system);
+    await system.fake.waitForRequests(1, { acceptedOnly: true });
+    const again = await sendOtp(system);
+    expect(again.verification_id).toBe(first.verification_id);
+    await system.fake.waitForRequests(2, { acceptedOnly: true });
+    const codes = system.fake.sent.map((sms) => sms.text.match(/(\d{6})$/)?.[1]);
+    expect(codes).toHaveLength(2);
+    expect(codes[1]).toBe(codes[0]);
+    expect((await verifyOtp(system, codes[0] ?? '')).statusCode).toBe(200);
+  });
+
   it('sends no SMS for a code that was replaced before the worker got to it', async () => {
-    system = await startSystem({ messaggio: true, startWorker: false });
+    // OTP_RESEND_SAME_CODE=false: the second send replaces the code instead of resending it.
+    system = await startSystem({
+      messaggio: true,
+      startWorker: false,
+      env: { OTP_RESEND_SAME_CODE: 'false' },
+    });
     const stale = await sendOtp(system);
     const fresh = await sendOtp(system);
     system.startWorker();
@@ -156,6 +174,42 @@ describe('send → worker → Messaggio → verify', () => {
       verificationId: stale.verification_id,
       reason: 'replaced',
     });
+  });
+});
+
+describe('SMS text: locales and autofill (issue 12)', () => {
+  const send = async (s: System, payload: object) => {
+    const res = await s.api.inject({ method: 'POST', url: '/send-otp/', payload });
+    expect(res.statusCode).toBe(200);
+  };
+
+  it('picks the template by locale, else by country, and ends with the origin line or the app hash', async () => {
+    system = await startSystem({
+      messaggio: true,
+      env: {
+        SMS_TEMPLATE: 'Default {code}',
+        SMS_TEMPLATE_KK: 'Сіздің кодыңыз: {code}',
+        SMS_TEMPLATE_EN: 'Your code: {code}',
+        OTP_ORIGIN: 'example.com',
+        ALLOWED_COUNTRIES: 'RU,KZ',
+      },
+    });
+    await send(system, { phone_number: '+77088043401', locale: 'en' });
+    await system.fake.waitForRequests(1, { acceptedOnly: true });
+    await send(system, { phone_number: '+77088043402' });
+    await system.fake.waitForRequests(2, { acceptedOnly: true });
+    await send(system, { phone_number: '+79161234567', app_hash: 'FA+9qCX9VSu' });
+    await system.fake.waitForRequests(3, { acceptedOnly: true });
+    const texts = system.fake.sent.map((sms) => sms.text.replace(/\d{6}/g, 'NNNNNN'));
+    expect(texts).toEqual([
+      'Your code: NNNNNN\n@example.com #NNNNNN',
+      'Сіздің кодыңыз: NNNNNN\n@example.com #NNNNNN',
+      // RU has no template of its own: the default, and the app hash instead of the origin line.
+      'Default NNNNNN\nFA+9qCX9VSu',
+    ]);
+    const [first] = system.fake.sent;
+    const [, code, lineCode] = /: (\d{6})\n@example\.com #(\d{6})$/.exec(first?.text ?? '') ?? [];
+    expect(lineCode).toBe(code);
   });
 });
 

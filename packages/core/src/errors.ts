@@ -42,6 +42,11 @@ export interface AppErrorOptions {
   details?: Record<string, unknown>;
   /** Extra response headers, e.g. `{ 'retry-after': '42' }`. */
   headers?: Record<string, string>;
+  /**
+   * Which sentence of the API's message catalog this is, when one code has several (e.g.
+   * `PHONE_SEND_LIMIT.day`), so the answer can follow Accept-Language. @defaultValue the code
+   */
+  messageKey?: string;
   cause?: unknown;
 }
 
@@ -50,6 +55,7 @@ export class AppError extends Error {
   override readonly name = 'AppError';
   readonly details: Record<string, unknown>;
   readonly headers: Record<string, string>;
+  readonly messageKey: string;
 
   constructor(
     readonly code: ErrorCode,
@@ -60,6 +66,7 @@ export class AppError extends Error {
     super(message, { cause: options.cause });
     this.details = options.details ?? {};
     this.headers = options.headers ?? {};
+    this.messageKey = options.messageKey ?? code;
   }
 }
 

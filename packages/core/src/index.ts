@@ -5,11 +5,13 @@ export {
   createCodeStore,
   failedVerifiesKey,
   type IssueResult,
+  type IssueReuse,
   type LiveResult,
   type SendLimit,
   type VerifyResult,
 } from './code-store/code-store.js';
 export { LuaScript } from './code-store/lua-script.js';
+export { openStoredCode, type SealedCodeContext, sealStoredCode } from './code-store/sealed-code.js';
 export {
   collectProblems,
   DEV_OTP_SECRET,
@@ -51,7 +53,20 @@ export {
 export { createLogger, type Logger, type LoggerConfig, REDACT_PATHS } from './logging/logger.js';
 export { maskUrlPassword, redactSecretsInText, redactWebhookPaths } from './logging/redact.js';
 export { generateCode } from './otp/code.js';
-export { CODE_PLACEHOLDER, checkTemplate, renderTemplate, singleSegmentLimit } from './otp/template.js';
+export {
+  APP_HASH_PATTERN,
+  CODE_PLACEHOLDER,
+  checkTemplate,
+  measureSms,
+  pickTemplate,
+  renderSms,
+  renderTemplate,
+  SMS_LOCALES,
+  type SmsLocale,
+  type SmsSize,
+  type SmsTemplates,
+  singleSegmentLimit,
+} from './otp/template.js';
 export { maskPhone } from './phone/mask.js';
 export {
   isKnownCountry,

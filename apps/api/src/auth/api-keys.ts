@@ -8,6 +8,39 @@ export interface ApiKeyEntry {
   sha256: Buffer;
   /** Requests per minute for this key; undefined = no quota. */
   perMinute?: number;
+  /** The `app_hash` values this key may send (API_KEY_APP_HASHES); undefined = any. */
+  appHashes?: string[];
+}
+
+const APP_HASH = /^[A-Za-z0-9+/]{11}$/;
+
+/**
+ * Applies API_KEY_APP_HASHES (`name:hash`, comma-separated, a name once per hash) to the
+ * keys: a listed key may send only its hashes, so one client cannot have codes sent with
+ * another's app hash (its app would read them).
+ */
+export function applyAppHashes(entries: ApiKeyEntry[], value: string): ApiKeyEntry[] {
+  const problems: string[] = [];
+  const byName = new Map<string, string[]>();
+  for (const item of splitList(value)) {
+    const colon = item.indexOf(':');
+    const name = item.slice(0, colon);
+    const hash = item.slice(colon + 1);
+    if (colon <= 0 || !entries.some((entry) => entry.name === name)) {
+      problems.push(
+        `API_KEY_APP_HASHES: "${name || item}" is not a key name in API_KEYS (expected name:hash)`,
+      );
+    } else if (!APP_HASH.test(hash)) {
+      problems.push(`API_KEY_APP_HASHES entry "${name}": the hash must be 11 of A-Z, a-z, 0-9, + and /`);
+    } else {
+      byName.set(name, [...(byName.get(name) ?? []), hash]);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return entries.map((entry) => {
+    const appHashes = byName.get(entry.name);
+    return appHashes === undefined ? entry : { ...entry, appHashes };
+  });
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { AppError, ErrorCode } from '@otp/core';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { localizedMessage, pickLanguage } from '../i18n/messages.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -122,10 +123,17 @@ export default fp(
         // Overload refusals are logged by the overload plugin, at most once a second.
         if (error.statusCode >= 500 && error.code !== ErrorCode.SERVICE_OVERLOADED)
           request.log.error({ err: error.cause ?? error }, error.message);
+        // Accept-Language naming ru, kk or en picks the catalog's sentence; otherwise (no
+        // header, `*`, other languages) the message stays exactly as it was.
+        const language = pickLanguage(request.headers['accept-language']);
+        const message =
+          language === undefined
+            ? error.message
+            : (localizedMessage(error.messageKey, language, error.details) ?? error.message);
         return reply
           .code(error.statusCode)
           .headers(error.headers)
-          .send(body(error.statusCode, error.code, error.message, error.details));
+          .send(body(error.statusCode, error.code, message, error.details));
       }
       if (error.validation) {
         return reply.code(400).send(body(400, ErrorCode.VALIDATION_ERROR, describeValidation(error)));

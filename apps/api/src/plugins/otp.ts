@@ -65,6 +65,7 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
         otpLength: config.otpLength,
         otpTtlSeconds: config.otpTtlSeconds,
         resendCooldownSeconds: config.resendCooldownSeconds,
+        resendSameCode: config.resendSameCode,
         jobOptions: { maxAttempts: config.smsMaxAttempts, backoffDelayMs: config.smsRetryBaseDelayMs },
         debugMode: config.debugMode,
         loopbackExemptFromIpLimit: config.debugMode,

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
+import { type Language, localizedMessage, pickLanguage } from '../i18n/messages.js';
 import { doneRecord } from '../plugins/idempotency.js';
 import { described, errorResponses } from '../schemas/errors.js';
 import { SendOtpBody, SendOtpResponse, VerifyOtpBody, VerifyOtpResponse } from '../schemas/otp.js';
@@ -8,8 +9,12 @@ import { whileRedisAnswers } from '../services/redis-errors.js';
 import { ROUTE_ERRORS } from './route-errors.js';
 
 /** The answer to a right code; also what an Idempotency-Key retry replays. */
-function verifiedAnswer(phone: string) {
-  return { message: 'Код подтвержден', phone_number: phone, verified: true as const };
+function verifiedAnswer(phone: string, language: Language | undefined) {
+  return {
+    message: localizedMessage('verify.ok', language) ?? 'Код подтвержден',
+    phone_number: phone,
+    verified: true as const,
+  };
 }
 
 /** What the OTP service needs to know about the caller, and where it reports the phone's country. */
@@ -39,7 +44,7 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         summary: 'Send a one-time code by SMS',
         description:
-          'Stores a new code for the phone (replacing any earlier one) and queues the SMS. The answer does not wait for delivery.',
+          "Stores a new code for the phone and queues the SMS; within a live code's life (OTP_RESEND_SAME_CODE) it resends that code instead (`resent: true`). The answer does not wait for delivery. The human `message` follows Accept-Language (ru, kk, en); without one of those (absent, `*`, others) it is unchanged. `code` never changes.",
         tags: ['otp'],
         body: SendOtpBody,
         response: {
@@ -52,17 +57,23 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request) => {
-      const { metadata } = request.body;
+      const { locale, app_hash: appHash, metadata } = request.body;
       const sent = await fastify.otp.send(request.body.phone_number, {
         ...context(request, request.body.purpose),
         ...(metadata === undefined ? {} : { metadata }),
+        ...(locale === undefined ? {} : { locale }),
+        ...(appHash === undefined ? {} : { appHash }),
+        ...(request.apiKey?.appHashes === undefined ? {} : { allowedAppHashes: request.apiKey.appHashes }),
       });
       return {
-        message: 'SMS код отправлен успешно',
+        message:
+          localizedMessage('send.ok', pickLanguage(request.headers['accept-language'])) ??
+          'SMS код отправлен успешно',
         phone_number: sent.phone,
         verification_id: sent.verificationId,
         expires_in: sent.expiresIn,
         resend_after: sent.resendAfter,
+        resent: sent.resent,
         ...(sent.debugCode === undefined ? {} : { debug_code: sent.debugCode }),
       };
     },
@@ -78,7 +89,8 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       preHandler: fastify.idempotency,
       schema: {
         summary: 'Check a one-time code',
-        description: 'A right code is spent at once; each wrong one uses up an attempt.',
+        description:
+          'A right code is spent at once; each wrong one uses up an attempt. The human `message` follows Accept-Language (ru, kk, en); without one of those (absent, `*`, others) it is unchanged. `code` never changes.',
         tags: ['otp'],
         body: VerifyOtpBody,
         response: {
@@ -90,6 +102,7 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     async (request) => {
       const claim = request.idempotency;
       const { purpose } = request.body;
+      const language = pickLanguage(request.headers['accept-language']);
       // The record written with the spent code cannot hold the token (its verification id
       // is only known once the code is spent): it answers a retry only if this request dies
       // before its answer; otherwise the answer below, token included, replaces it.
@@ -103,7 +116,8 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
                 verifiedRecord: {
                   key: claim.key,
                   ttlSeconds: claim.ttlSeconds,
-                  value: (e164: string) => doneRecord(claim, 200, JSON.stringify(verifiedAnswer(e164))),
+                  value: (e164: string) =>
+                    doneRecord(claim, 200, JSON.stringify(verifiedAnswer(e164, language))),
                 },
               }
             : {}),
@@ -116,7 +130,7 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           ...(purpose === undefined ? {} : { purpose }),
         }),
       );
-      return { ...verifiedAnswer(phone), verification_token: token };
+      return { ...verifiedAnswer(phone, language), verification_token: token };
     },
   );
 };

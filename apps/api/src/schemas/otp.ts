@@ -1,3 +1,4 @@
+import { APP_HASH_PATTERN } from '@otp/core';
 import Type, { type Static } from 'typebox';
 
 // The old Django serializer used CharField, which also took JSON numbers, so both
@@ -13,6 +14,19 @@ const Purpose = Type.String({
   description:
     'What the code is for, one of OTP_PURPOSES (default login, signup, reset). A code sent with a purpose verifies only with the same purpose (otherwise OTP_INVALID), and the verification_token carries it.',
   examples: ['login'],
+});
+
+const Locale = Type.Union([Type.Literal('ru'), Type.Literal('kk'), Type.Literal('en')], {
+  description:
+    "The SMS text's language: the worker's template for it (SMS_TEMPLATE_RU/_KK/_EN or SMS_TEMPLATES) if one is set. Without it the phone's country picks (KZ → kk, RU → ru), else SMS_TEMPLATE. The answer's `message` follows Accept-Language instead.",
+  examples: ['kk'],
+});
+
+const AppHash = Type.String({
+  pattern: APP_HASH_PATTERN,
+  description:
+    "Android SMS Retriever: the app's 11-character hash, which then ends the SMS (instead of the OTP_ORIGIN line) so the app reads the code without a permission. An API key may be limited to its own hashes (API_KEY_APP_HASHES).",
+  examples: ['FA+9qCX9VSu'],
 });
 
 /** Limits of a send's `metadata`; the schema holds the first three, the service the last. */
@@ -41,7 +55,13 @@ export const Metadata = Type.Record(
 export type Metadata = Static<typeof Metadata>;
 
 export const SendOtpBody = Type.Object(
-  { phone_number: PhoneNumber, purpose: Type.Optional(Purpose), metadata: Type.Optional(Metadata) },
+  {
+    phone_number: PhoneNumber,
+    purpose: Type.Optional(Purpose),
+    metadata: Type.Optional(Metadata),
+    locale: Type.Optional(Locale),
+    app_hash: Type.Optional(AppHash),
+  },
   { additionalProperties: false, examples: [{ phone_number: '8 (708) 804-34-14' }] },
 );
 export type SendOtpBody = Static<typeof SendOtpBody>;
@@ -52,6 +72,13 @@ export const SendOtpResponse = Type.Object({
   verification_id: Type.String({ description: 'Follows this code through logs and queues' }),
   expires_in: Type.Integer({ description: 'Seconds the code stays valid', examples: [600] }),
   resend_after: Type.Integer({ description: 'Seconds before another code may be asked for', examples: [60] }),
+  resent: Type.Optional(
+    Type.Boolean({
+      description:
+        "True when this SMS carries the code already sent for this verification (same code on resend, OTP_RESEND_SAME_CODE): the verification_id is the earlier one, attempts used stay used, and expires_in is what is left of the code's life. False when a new code was issued.",
+      examples: [false],
+    }),
+  ),
   debug_code: Type.Optional(Type.String({ description: 'Only in debug mode (no Messaggio key configured)' })),
 });
 

@@ -6,60 +6,49 @@ import {
   type CodeStore,
   codeDigestCandidates,
   DEBUG_TRANSPORT,
+  DecryptError,
   ErrorCode,
   generateCode,
   maskPhone,
   type NormalizedPhone,
   normalizePhone,
+  openStoredCode,
   SEND_JOB_NAME,
   type SecretKeys,
   type SendJobData,
   type SendJobOptionsInput,
   type SendLimit,
+  type SmsLocale,
   type StatusStore,
   sealJob,
+  sealStoredCode,
   sendJobOptions,
   storedCodeDigest,
   type VerificationRecord,
 } from '@otp/core';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
+import { englishMessage, type MessageKey } from '../i18n/messages.js';
 import { METADATA_LIMITS } from '../schemas/otp.js';
 import { REDIS_ERROR_CODES, whileRedisAnswers } from './redis-errors.js';
 import { buildSendLimits, type SendLimitName, type SendLimitSettings } from './send-limits.js';
 
-const LIMIT_ERRORS: Record<SendLimitName, { code: ErrorCode; message: (retryAfter: number) => string }> = {
-  verify_lock: {
-    code: ErrorCode.PHONE_VERIFY_LOCKED,
-    message: (s) =>
-      `Too many failed verifies for this number; no new code can be sent or checked for ${s} s.`,
-  },
-  phone_hour: {
-    code: ErrorCode.PHONE_SEND_LIMIT,
-    message: (s) => `Too many codes sent to this number this hour; try again in ${s} s.`,
-  },
-  phone_day: {
-    code: ErrorCode.PHONE_SEND_LIMIT,
-    message: (s) => `Too many codes sent to this number today; try again in ${s} s.`,
-  },
-  ip_hour: {
-    code: ErrorCode.IP_SEND_LIMIT,
-    message: (s) => `Too many codes requested from this address; try again in ${s} s.`,
-  },
-  country_day: {
-    code: ErrorCode.COUNTRY_SEND_LIMIT,
-    message: (s) => `The daily SMS limit for this country is reached; try again in ${s} s.`,
-  },
-  daily_budget: {
-    code: ErrorCode.SMS_BUDGET_EXHAUSTED,
-    message: (s) => `The daily SMS budget is spent; sending resumes in ${s} s.`,
-  },
+// The sentences live in the message catalog (i18n/messages.ts), so answers follow Accept-Language.
+const LIMIT_ERRORS: Record<SendLimitName, { code: ErrorCode; message: MessageKey }> = {
+  verify_lock: { code: ErrorCode.PHONE_VERIFY_LOCKED, message: 'PHONE_VERIFY_LOCKED' },
+  phone_hour: { code: ErrorCode.PHONE_SEND_LIMIT, message: 'PHONE_SEND_LIMIT.hour' },
+  phone_day: { code: ErrorCode.PHONE_SEND_LIMIT, message: 'PHONE_SEND_LIMIT.day' },
+  ip_hour: { code: ErrorCode.IP_SEND_LIMIT, message: 'IP_SEND_LIMIT' },
+  country_day: { code: ErrorCode.COUNTRY_SEND_LIMIT, message: 'COUNTRY_SEND_LIMIT' },
+  daily_budget: { code: ErrorCode.SMS_BUDGET_EXHAUSTED, message: 'SMS_BUDGET_EXHAUSTED' },
 };
 
-function tooMany(code: ErrorCode, message: string, retryAfterSeconds: number): AppError {
-  return new AppError(code, 429, message, {
+function tooMany(code: ErrorCode, messageKey: MessageKey, retryAfterSeconds: number): AppError {
+  const details = { retry_after: retryAfterSeconds };
+  return new AppError(code, 429, englishMessage(messageKey, details), {
     headers: { 'retry-after': String(retryAfterSeconds) },
-    details: { retry_after: retryAfterSeconds },
+    details,
+    messageKey,
   });
 }
 
@@ -126,6 +115,12 @@ export interface OtpServiceOptions {
   blockedPrefixes: readonly string[];
   /** E.164 → fixed code; these get no SMS but otherwise behave like any number. */
   testNumbers: ReadonlyMap<string, string>;
+  /**
+   * Same code on resend (OTP_RESEND_SAME_CODE): a send to a phone whose code is still live
+   * (same purpose and caller, attempts left) sends that code again, keeping its attempts
+   * and expiry, instead of replacing it. @defaultValue false
+   */
+  resendSameCode?: boolean;
   /** The `purpose` values a send may carry. @defaultValue none (a purpose is refused) */
   purposes?: readonly string[];
   /** The clock limits are measured with. @defaultValue Date.now */
@@ -144,7 +139,17 @@ export interface SendOutcome {
   verificationId: string;
   expiresIn: number;
   resendAfter: number;
+  /** The SMS carries the code already sent for this verification (same code on resend). */
+  resent: boolean;
   debugCode?: string;
+}
+
+/**
+ * A kept code must leave the user time to get the SMS and type it: with less life left than
+ * this (a minute, or a quarter of OTP_TTL_SECONDS if that is shorter) a resend gets a new code.
+ */
+export function minRemainingForResendMs(ttlSeconds: number): number {
+  return Math.min(60_000, (ttlSeconds * 1000) / 4);
 }
 
 export interface RequestContext {
@@ -165,6 +170,12 @@ export interface RequestContext {
   onCountry?: (country: string) => void;
   /** What the code is for (`login`, `signup`, …): a code issued for one verifies for no other. */
   purpose?: string;
+  /** The SMS text's locale the request asked for; the worker picks its template. */
+  locale?: SmsLocale;
+  /** An Android SMS Retriever app hash to end the SMS with. */
+  appHash?: string;
+  /** The app hashes the caller's API key may send; undefined = any. */
+  allowedAppHashes?: readonly string[];
   /** The send's metadata (already checked key by key by the route's schema). */
   metadata?: Record<string, string>;
 }
@@ -176,6 +187,15 @@ export interface RequestContext {
  */
 function boundCode(code: string, purpose: string | undefined): string {
   return purpose === undefined ? code : `${code}|purpose:${purpose}`;
+}
+
+/**
+ * What a kept code must match to be sent again: the purpose (folded into its digest, so a
+ * code for another purpose would not verify) and the caller (a code stays with the API key
+ * whose verification it is, and GET /verifications/:id reads only the owner's records).
+ */
+function resendBinding(purpose: string | undefined, apiKeyName: string | undefined): string {
+  return `${purpose ?? ''}|${apiKeyName === undefined ? '' : ownerOf(apiKeyName)}`;
 }
 
 export interface OtpService {
@@ -218,7 +238,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
 
   function refuseBlocked(phone: string): void {
     if (options.blockedPrefixes.some((prefix) => phone.startsWith(prefix))) {
-      throw new AppError(ErrorCode.PHONE_BLOCKED, 403, 'Codes cannot be sent to this number.');
+      throw new AppError(ErrorCode.PHONE_BLOCKED, 403, englishMessage('PHONE_BLOCKED'));
     }
   }
 
@@ -336,12 +356,22 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
 
     async send(phoneInput, ctx) {
       const purpose = checkPurpose(ctx.purpose);
+      if (ctx.appHash !== undefined && ctx.allowedAppHashes && !ctx.allowedAppHashes.includes(ctx.appHash)) {
+        throw new AppError(
+          ErrorCode.VALIDATION_ERROR,
+          400,
+          "app_hash is not one of this API key's app hashes.",
+        );
+      }
       const metadata = checkMetadata(ctx.metadata);
       const { e164: phone, country } = normalize(phoneInput, ctx);
       refuseBlocked(phone);
-      const verificationId = randomUUID();
+      // Each send has its own id (job id, limit charges, undo); a fresh code's verification
+      // is named by it, a kept code's keeps the verification id it was issued with.
+      let sendId = randomUUID();
       const testCode = options.testNumbers.get(phone);
-      const code = testCode ?? generateCode(options.otpLength);
+      const fresh = testCode ?? generateCode(options.otpLength);
+      const binding = resendBinding(purpose, ctx.apiKeyName);
       const at = now();
       const limits = buildSendLimits(options.limits, {
         phone,
@@ -351,32 +381,66 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         now: at,
       });
 
-      const issued = await whileRedisAnswers(() =>
-        store
-          .issue({
-            phone,
-            digest: storedCodeDigest(keys, phone, boundCode(code, purpose)),
-            verificationId,
-            limits,
-            now: at,
-          })
-          .catch((err: unknown) => {
-            // No answer is not "no write": a stalled Redis may still run the issue later,
-            // leaving a code, a cooldown and limit charges nobody received. Undo them all
-            // by verification id, in the background, so the client's retry gets a code.
-            undoInBackground({ phone, verificationId, limits }, ctx.log);
-            throw err;
-          }),
-      );
-      if (!issued.ok && issued.reason === 'undone') {
-        throw new AppError(
-          ErrorCode.SERVICE_UNAVAILABLE,
-          503,
-          'The service is temporarily unavailable; try again shortly.',
-          {
-            headers: { 'retry-after': '5' },
-          },
+      const issue = (id: string, reuse: boolean) =>
+        whileRedisAnswers(() =>
+          store
+            .issue({
+              phone,
+              digest: storedCodeDigest(keys, phone, boundCode(fresh, purpose)),
+              verificationId: id,
+              limits,
+              ...(options.resendSameCode
+                ? {
+                    reuse: {
+                      sealedCode: sealStoredCode(keys, fresh, { verificationId: id, phone, binding }),
+                      binding,
+                      keyIds: (options.keyRing ?? [keys]).map((ring) => ring.keyId),
+                      minRemainingMs: minRemainingForResendMs(options.otpTtlSeconds),
+                      reuse,
+                    },
+                  }
+                : {}),
+              now: at,
+            })
+            .catch((err: unknown) => {
+              // No answer is not "no write": a stalled Redis may still run the issue later,
+              // leaving a code, a cooldown and limit charges nobody received. Undo them all
+              // by this send's id, in the background, so the client's retry gets a code.
+              undoInBackground({ phone, verificationId: id, limits }, ctx.log);
+              throw err;
+            }),
         );
+
+      let issued = await issue(sendId, true);
+      let kept: { verificationId: string; code: string; ttlMs: number } | undefined;
+      if (issued.ok && issued.kept) {
+        const { verificationId: keptId, sealedCode, ttlMs } = issued.kept;
+        try {
+          const code = openStoredCode(options.keyRing ?? [keys], sealedCode, {
+            verificationId: keptId,
+            phone,
+            binding,
+          });
+          kept = { verificationId: keptId, code, ttlMs };
+        } catch (err) {
+          if (!(err instanceof DecryptError)) throw err;
+          // A kept code no key opens (tampered in Redis): give this send back and store a
+          // new code instead, so the user still gets one that works.
+          ctx.log.error(
+            { err: { type: err.name, message: err.message } },
+            'kept code cannot be opened; issuing a new one',
+          );
+          await whileRedisAnswers(() => store.revoke({ phone, verificationId: sendId, limits }));
+          sendId = randomUUID();
+          issued = await issue(sendId, false);
+        }
+      }
+      const verificationId = kept?.verificationId ?? sendId;
+      const code = kept?.code ?? fresh;
+      if (!issued.ok && issued.reason === 'undone') {
+        throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, 503, englishMessage('SERVICE_UNAVAILABLE'), {
+          headers: { 'retry-after': '5' },
+        });
       }
       if (!issued.ok) {
         const refusal = issued.reason === 'cooldown' ? 'resend_cooldown' : issued.limit;
@@ -385,22 +449,19 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
           'send refused by a limit',
         );
         if (issued.reason === 'cooldown') {
-          throw tooMany(
-            ErrorCode.RESEND_TOO_SOON,
-            `A code was sent to this number recently; ask again in ${issued.retryAfterSeconds} s.`,
-            issued.retryAfterSeconds,
-          );
+          throw tooMany(ErrorCode.RESEND_TOO_SOON, 'RESEND_TOO_SOON', issued.retryAfterSeconds);
         }
         const limit = LIMIT_ERRORS[issued.limit as SendLimitName];
-        throw tooMany(limit.code, limit.message(issued.retryAfterSeconds), issued.retryAfterSeconds);
+        throw tooMany(limit.code, limit.message, issued.retryAfterSeconds);
       }
 
       const log = ctx.log.child({ verificationId, phone: maskPhone(phone), country });
       const answer: SendOutcome = {
         phone,
         verificationId,
-        expiresIn: options.otpTtlSeconds,
+        expiresIn: kept ? Math.max(1, Math.floor(kept.ttlMs / 1000)) : options.otpTtlSeconds,
         resendAfter: options.resendCooldownSeconds,
+        resent: kept !== undefined,
         ...(options.debugMode && (await debugCodeAllowed(log)) ? { debugCode: code } : {}),
       };
       if (testCode !== undefined) {
@@ -416,22 +477,36 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         sealed: sealJob(keys, { verificationId, phone, code }),
         acceptedAt: Date.now(),
         requestId: ctx.requestId,
+        // Only when asked for: jobs without them stay readable by older workers.
+        ...(ctx.locale === undefined ? {} : { locale: ctx.locale }),
+        ...(ctx.appHash === undefined ? {} : { appHash: ctx.appHash }),
       };
       try {
+        // One job per send: a resend's job id is its own send id (the worker tells a resend
+        // by it), while the job data names the verification whose code it carries.
         await whileRedisAnswers(() =>
-          queue.add(SEND_JOB_NAME, data, sendJobOptions(options.jobOptions, verificationId)),
+          queue.add(SEND_JOB_NAME, data, sendJobOptions(options.jobOptions, verificationId, sendId)),
         );
       } catch (err) {
         // The code is stored but no SMS will carry it: take it back so the client's
-        // retry is not refused by the cooldown for a code it never received.
-        await store.revoke({ phone, verificationId, limits }).catch((revokeErr: unknown) => {
+        // retry is not refused by the cooldown for a code it never received. Undone by
+        // send id: a resend's undo gives back its own charges and keeps the code, which
+        // an earlier SMS may already have brought to the user.
+        await store.revoke({ phone, verificationId: sendId, limits }).catch((revokeErr: unknown) => {
           log.warn(
             { err: revokeErr },
             'could not revoke code after enqueue failure; retrying in the background',
           );
-          undoInBackground({ phone, verificationId, limits }, log);
+          undoInBackground({ phone, verificationId: sendId, limits }, log);
         });
         throw err;
+      }
+      if (kept) {
+        // The verification's record stays as it is (owner, request, expiry, metadata, and
+        // its expiry event, scheduled once on `queued`); this send's SMS can only move its
+        // status forward.
+        log.info('code kept and resend queued');
+        return answer;
       }
       await recordStatus(log, () =>
         options.status?.queued({
@@ -509,9 +584,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
           );
           throw tooMany(
             ErrorCode.VERIFY_LIMIT_EXCEEDED,
-            result.scope === 'caller'
-              ? `Too many failed attempts from this address; try again in ${result.retryAfterSeconds} s.`
-              : `Too many failed attempts for this number; try again in ${result.retryAfterSeconds} s.`,
+            result.scope === 'caller' ? 'VERIFY_LIMIT_EXCEEDED.caller' : 'VERIFY_LIMIT_EXCEEDED.phone',
             result.retryAfterSeconds,
           );
         case 'verified':
@@ -523,24 +596,14 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
           throw new AppError(
             ErrorCode.OTP_INVALID,
             400,
-            result.attemptsLeft > 0
-              ? `Wrong code; ${result.attemptsLeft} attempt(s) left.`
-              : 'Wrong code; no attempts left, ask for a new code.',
+            englishMessage('OTP_INVALID', { attempts_left: result.attemptsLeft }),
             { details: { attempts_left: result.attemptsLeft } },
           );
         case 'attempts_exceeded':
           log.warn('verify refused: attempts exceeded');
-          throw new AppError(
-            ErrorCode.OTP_ATTEMPTS_EXCEEDED,
-            429,
-            'Too many wrong codes; this code no longer works. Ask for a new code.',
-          );
+          throw new AppError(ErrorCode.OTP_ATTEMPTS_EXCEEDED, 429, englishMessage('OTP_ATTEMPTS_EXCEEDED'));
         default:
-          throw new AppError(
-            ErrorCode.OTP_EXPIRED,
-            400,
-            'No valid code for this number: it expired, was used, or was never sent.',
-          );
+          throw new AppError(ErrorCode.OTP_EXPIRED, 400, englishMessage('OTP_EXPIRED'));
       }
     },
   };

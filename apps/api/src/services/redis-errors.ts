@@ -1,4 +1,5 @@
 import { AppError, ErrorCode } from '@otp/core';
+import { englishMessage } from '../i18n/messages.js';
 
 /**
  * Wraps a Redis-backed step: any failure that is not already an AppError means Redis (or
@@ -13,14 +14,9 @@ export async function whileRedisAnswers<T>(step: () => Promise<T>): Promise<T> {
     return await step();
   } catch (err) {
     if (err instanceof AppError) throw err;
-    throw new AppError(
-      ErrorCode.SERVICE_UNAVAILABLE,
-      503,
-      'The service is temporarily unavailable; try again shortly.',
-      {
-        cause: err,
-        headers: { 'retry-after': '5' },
-      },
-    );
+    throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, 503, englishMessage('SERVICE_UNAVAILABLE'), {
+      cause: err,
+      headers: { 'retry-after': '5' },
+    });
   }
 }

@@ -38,8 +38,26 @@ export interface SendLimit<Name extends string = string> {
   kind: 'sliding' | 'fixed' | 'check';
 }
 
+/** Asks the issue to keep a live code (same code on resend) instead of storing a new one. */
+export interface IssueReuse {
+  /** The new code, sealed (sealStoredCode): stored so a later resend can send it again. */
+  sealedCode: string;
+  /**
+   * What the code is bound to (purpose and caller): a code is reused only for a send with
+   * the same binding, since the purpose is folded into its digest. Not secret.
+   */
+  binding: string;
+  /** Key ids that can still open a sealed code (the key ring); others are not reused. */
+  keyIds: readonly string[];
+  /** A code with less life than this left is replaced, so the user has time to type it. */
+  minRemainingMs: number;
+  /** False: store the sealed code for later resends, but do not reuse one now. @defaultValue true */
+  reuse?: boolean;
+}
+
 export type IssueResult =
-  | { ok: true }
+  /** A new code was stored, or (`kept`) a live one was kept for this send. */
+  | { ok: true; kept?: { verificationId: string; sealedCode: string; ttlMs: number } }
   | { ok: false; reason: 'cooldown'; retryAfterSeconds: number }
   /** This verification id was undone before its issue reached Redis. */
   | { ok: false; reason: 'undone'; retryAfterSeconds: number }
@@ -69,6 +87,8 @@ export interface CodeStore {
     digest: string;
     verificationId: string;
     limits?: readonly SendLimit[];
+    /** Same code on resend. @defaultValue undefined (always a new code, nothing sealed stored) */
+    reuse?: IssueReuse;
     /** @defaultValue Date.now() */
     now?: number;
   }): Promise<IssueResult>;
@@ -137,8 +157,8 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
   return {
-    async issue({ phone, digest, verificationId, limits = [], now = Date.now() }) {
-      const [issued, msLeft, refusedBy] = (await issueScript.run(
+    async issue({ phone, digest, verificationId, limits = [], reuse, now = Date.now() }) {
+      const [issued, msLeft, refusedBy, keptId, keptSealed, keptTtlMs] = (await issueScript.run(
         redis,
         [
           codeKey(phone),
@@ -154,9 +174,23 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
           now,
           limits.length,
           ...limits.flatMap((limit) => [kindArg(limit.kind), limit.max, limit.windowMs]),
+          ...(reuse
+            ? [
+                reuse.reuse === false ? '0' : '1',
+                maxAttempts,
+                reuse.minRemainingMs,
+                reuse.binding,
+                reuse.keyIds.join(' '),
+                reuse.sealedCode,
+              ]
+            : []),
         ],
-      )) as [number, number, number];
-      if (issued === 1) return { ok: true };
+      )) as [number, number, number, string?, string?, number?];
+      if (issued === 1) {
+        return keptId === undefined || keptSealed === undefined
+          ? { ok: true }
+          : { ok: true, kept: { verificationId: keptId, sealedCode: keptSealed, ttlMs: Number(keptTtlMs) } };
+      }
       if (refusedBy === -1) return { ok: false, reason: 'undone', retryAfterSeconds: 0 };
       const limit = limits[refusedBy - 1];
       if (limit) return { ok: false, reason: 'limit', limit: limit.name, retryAfterSeconds: seconds(msLeft) };

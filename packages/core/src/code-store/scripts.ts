@@ -12,7 +12,10 @@ import { LuaScript } from './lua-script.js';
  * KEYS: code hash, cooldown string, the issue's undo mark, then one key per limit.
  * ARGV: digest, verification id, ttl s, cooldown s, now ms, limit count, then per limit:
  *   kind ('s' sliding | 'f' fixed | 'c' check a sliding set counted elsewhere), max, window ms.
- * Returns {1, 0, 0} when issued, {0, ms left, 0} while the cooldown runs, {0, ms left, i}
+ * Then (same code on resend): reuse '1' | '0', max attempts, min ms left to reuse, binding,
+ *   key ids that can open a sealed code (space-separated), the new code sealed ('' = none).
+ * Returns {1, 0, 0} when issued, {1, 0, 0, verification id, sealed code, ms left} when a
+ * live code was kept for this send, {0, ms left, 0} while the cooldown runs, {0, ms left, i}
  * when limit i (1-based) is full, {0, 0, -1} when this verification id was already undone
  * (a write that arrives after its own undo changes nothing).
  */
@@ -54,10 +57,28 @@ for i = 1, n do
     redis.call('PEXPIRE', key, window)
   end
 end
+-- Same code on resend (issue 12): the arguments after the limits' ask to keep a live code
+-- of the same binding (purpose and caller); it keeps its digest, attempts and expiry, and
+-- only the send (ARGV[2], counted above) is new: 's' names it, for the revoke.
+local r = 7 + 3 * n
+if cooldown > 0 then redis.call('SET', KEYS[2], ARGV[2], 'EX', cooldown) end
+if ARGV[r] == '1' then
+  local rec = redis.call('HMGET', KEYS[1], 'id', 'a', 'c', 'b')
+  local sealed = rec[3]
+  local kid = sealed and string.match(sealed, '^([^:]*):') or ''
+  if sealed and rec[4] == ARGV[r + 3] and (tonumber(rec[2]) or 0) < tonumber(ARGV[r + 1])
+    and string.find(' ' .. ARGV[r + 4] .. ' ', ' ' .. kid .. ' ', 1, true) then
+    local left = redis.call('PTTL', KEYS[1])
+    if left >= tonumber(ARGV[r + 2]) then
+      redis.call('HSET', KEYS[1], 's', ARGV[2])
+      return {1, 0, 0, rec[1], sealed, left}
+    end
+  end
+end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'd', ARGV[1], 'id', ARGV[2], 'a', 0)
+if (ARGV[r + 5] or '') ~= '' then redis.call('HSET', KEYS[1], 'c', ARGV[r + 5], 'b', ARGV[r + 3]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-if cooldown > 0 then redis.call('SET', KEYS[2], ARGV[2], 'EX', cooldown) end
 return {1, 0, 0}
 `,
   'variadic',
@@ -182,12 +203,15 @@ local id = ARGV[1]
 if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[2]) then return 0 end
 -- Did the issue run? Its code is still the current one, or a sliding limit holds its id.
 -- If not, the mark alone is enough: the issue, should it still arrive, is refused.
-local ran = redis.call('HGET', KEYS[1], 'id') == id
+-- A resend that kept a code names itself in 's': undoing it gives back only its own charges,
+-- and the code is deleted only while no other send carries it (the user may hold it).
+local rec = redis.call('HMGET', KEYS[1], 'id', 's')
+local ran = rec[1] == id or rec[2] == id
 for i = 4, #KEYS do
   if not ran and ARGV[i - 1] == 's' and redis.call('ZSCORE', KEYS[i], id) then ran = true end
 end
 if not ran then return 1 end
-if redis.call('HGET', KEYS[1], 'id') == id then redis.call('DEL', KEYS[1]) end
+if rec[1] == id and (not rec[2] or rec[2] == id) then redis.call('DEL', KEYS[1]) end
 if redis.call('GET', KEYS[2]) == id then redis.call('DEL', KEYS[2]) end
 for i = 4, #KEYS do
   local kind = ARGV[i - 1]

@@ -2,6 +2,7 @@ import type { JobsOptions } from 'bullmq';
 import Type, { type Static } from 'typebox';
 import { DecryptError, decrypt, encrypt } from '../crypto/cipher.js';
 import type { SecretKeys } from '../crypto/keys.js';
+import { APP_HASH_PATTERN } from '../otp/template.js';
 import { maskPhone } from '../phone/mask.js';
 
 /** @defaultValue name of the BullMQ queue between the API and the workers. */
@@ -49,6 +50,14 @@ export const SendJobDataV2 = Type.Object(
     sealed: Type.String({ minLength: 1 }),
     acceptedAt: Type.Integer(),
     requestId: Type.Optional(Type.String({ maxLength: 128 })),
+    /**
+     * The SMS text's locale the send asked for (issue 12); the worker picks its template.
+     * Not secret. Only present when asked for, so jobs without it stay readable by workers
+     * that predate it (upgrade workers before APIs whose clients send it).
+     */
+    locale: Type.Optional(Type.Union([Type.Literal('ru'), Type.Literal('kk'), Type.Literal('en')])),
+    /** An Android SMS Retriever app hash that ends the text (issue 12). Not secret. */
+    appHash: Type.Optional(Type.String({ pattern: APP_HASH_PATTERN })),
   },
   { additionalProperties: false },
 );
@@ -153,10 +162,18 @@ export interface SendJobOptionsInput {
   failedMaxAgeSeconds?: number;
 }
 
-export function sendJobOptions(input: SendJobOptionsInput, verificationId: string): JobsOptions {
+/**
+ * `sendId` names one send: the verification id for a code's first SMS, a send's own id for a
+ * resend of a kept code (a job whose id differs from its verification id is a resend).
+ */
+export function sendJobOptions(
+  input: SendJobOptionsInput,
+  verificationId: string,
+  sendId: string = verificationId,
+): JobsOptions {
   return {
-    // One job per verification: a retried enqueue cannot send twice.
-    jobId: verificationId,
+    // One job per send: a retried enqueue cannot send twice.
+    jobId: sendId,
     attempts: input.maxAttempts ?? RETRY_UNTIL_EXPIRY_ATTEMPTS,
     backoff: { type: SEND_BACKOFF_TYPE, delay: input.backoffDelayMs },
     // A completed job holds nothing anyone needs; a failed one is what the 3 a.m.
