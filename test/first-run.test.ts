@@ -138,14 +138,16 @@ describe('a busy port is one line naming the variable to set', { timeout: 60_000
     }
   });
 
-  it('fake Messaggio: "port N is in use; set FAKE_MESSAGGIO_PORT", exit 1', async () => {
+  it('fake Messaggio: one line naming the address in use and FAKE_MESSAGGIO_PORT, exit 1', async () => {
     const { port, server } = await takenPort();
     try {
       const proc = startEntry('packages/messaggio/src/bin/fake-messaggio.ts', {
         FAKE_MESSAGGIO_PORT: String(port),
       });
       expect(await proc.exit()).toBe(1);
-      expect(proc.output().trim()).toBe(`Fake Messaggio: port ${port} is in use; set FAKE_MESSAGGIO_PORT`);
+      expect(proc.output().trim()).toBe(
+        `Fake Messaggio failed to start: 127.0.0.1:${port} is already in use (another fake Messaggio?); stop it or set FAKE_MESSAGGIO_PORT.`,
+      );
     } finally {
       await closeServer(server);
     }
