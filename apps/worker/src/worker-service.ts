@@ -1,14 +1,16 @@
 import {
   createCodeStore,
   createHeartbeat,
+  createRedisClient,
   createStatusStore,
   deriveKeyRing,
   type Heartbeat,
   heartbeatKeys,
+  isCluster,
   type Logger,
+  sendQueueNames,
 } from '@otp/core';
 import type { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { WorkerConfig } from './config.js';
 import { createWorkerTelemetry, type WorkerTelemetry } from './metrics/worker-telemetry.js';
 import { type ChainLink, createSendProcessor } from './processor.js';
@@ -28,7 +30,10 @@ export interface WorkerServiceOptions {
 }
 
 export interface WorkerService {
+  /** The first shard's BullMQ worker (with QUEUE_SHARDS=1 the only one). */
   worker: Worker;
+  /** One BullMQ worker per send queue (QUEUE_SHARDS), in shard order. */
+  workers: readonly Worker[];
   /** The chain, in order: each provider with its breaker. */
   chain: readonly ChainLink[];
   /** Metrics registry and the METRICS_PORT server (/metrics, /health/live, /health/ready). */
@@ -50,7 +55,11 @@ export function createWorkerService(
   options: WorkerServiceOptions = {},
 ): WorkerService {
   // BullMQ workers block on Redis and must never give up on a command mid-outage.
-  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const connection = createRedisClient(
+    config.redisCluster ? { cluster: config.redisCluster } : { url: config.redisUrl },
+    { maxRetriesPerRequest: null },
+  );
+  const queueNames = sendQueueNames(config.queueName, config.queueShards ?? 1, isCluster(connection));
   connection.on('error', (err) => logger.error({ err, component: 'redis' }, 'redis connection error'));
 
   const chain: ChainLink[] = (options.providers ?? createChainProviders(config, logger)).map(
@@ -88,7 +97,7 @@ export function createWorkerService(
 
   const telemetry = createWorkerTelemetry({
     connection,
-    queueName: config.queueName,
+    queueName: queueNames,
     queuePrefix: config.queuePrefix,
     provider: chain[0]?.provider.name ?? 'none',
     breakers,
@@ -120,18 +129,25 @@ export function createWorkerService(
     ),
   });
 
-  const worker = createSendWorker({
-    connection,
-    queueName: config.queueName,
-    queuePrefix: config.queuePrefix,
-    concurrency: config.concurrency,
-    rateLimitPerSecond: config.rateLimitPerSecond,
-    retryMaxDelayMs: config.retryMaxDelayMs,
-    stalled: config.stalled,
-    processor,
-    logger,
-  });
-  telemetry.serve(worker);
+  // BullMQ runs one queue per Worker: one per shard, sharing the connection, the processor
+  // and the process's concurrency and rate limit (split evenly, at least 1 each).
+  const shards = queueNames.length;
+  const workers = queueNames.map((queueName) =>
+    createSendWorker({
+      connection,
+      queueName,
+      queuePrefix: config.queuePrefix,
+      concurrency: Math.max(1, Math.ceil(config.concurrency / shards)),
+      rateLimitPerSecond:
+        config.rateLimitPerSecond > 0 ? Math.max(1, Math.ceil(config.rateLimitPerSecond / shards)) : 0,
+      retryMaxDelayMs: config.retryMaxDelayMs,
+      stalled: config.stalled,
+      processor,
+      logger,
+    }),
+  );
+  const worker = workers[0] as Worker;
+  telemetry.serve(workers);
 
   let closing: Promise<'drained' | 'deadline'> | undefined;
   async function close(deadlineMs = config.shutdownTimeoutMs): Promise<'drained' | 'deadline'> {
@@ -141,11 +157,14 @@ export function createWorkerService(
       timer = setTimeout(() => resolve('deadline'), deadlineMs);
     });
     try {
-      const outcome = await Promise.race([worker.close().then(() => 'drained' as const), deadline]);
+      const outcome = await Promise.race([
+        Promise.all(workers.map((w) => w.close())).then(() => 'drained' as const),
+        deadline,
+      ]);
       if (outcome === 'deadline') {
         logger.warn({ deadlineMs }, 'shutdown deadline passed; aborting sends in flight');
         shutdown.abort(new Error('worker shutdown deadline passed'));
-        await worker.close(true);
+        await Promise.all(workers.map((w) => w.close(true)));
       }
       await heartbeat.stop();
       await telemetry.close();
@@ -158,6 +177,7 @@ export function createWorkerService(
 
   return {
     worker,
+    workers,
     chain,
     telemetry,
     heartbeat,

@@ -20,7 +20,9 @@ export default fp<BullBoardPluginOptions>(
     const serverAdapter = new FastifyAdapter();
     serverAdapter.setBasePath(basePath);
     createBullBoard({
-      queues: [new BullMQAdapter(fastify.sendQueue, { description: 'SMS sends (one job per code)' })],
+      queues: fastify.sendQueues.map(
+        (queue) => new BullMQAdapter(queue, { description: 'SMS sends (one job per code)' }),
+      ),
       serverAdapter,
       options: { uiConfig: { boardTitle: 'OTP queues' } },
     });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { LuaScript } from '../code-store/lua-script.js';
+import type { RedisClient } from '../redis/client.js';
 
 /** A heartbeat outlives a stopped worker by at most this long. */
 export const HEARTBEAT_TTL_SECONDS = 15;
@@ -16,11 +16,15 @@ export interface HeartbeatKeys {
   worker(id: string): string;
 }
 
-/** Heartbeats live beside the app's keys, named by queue: one deployment, one queue, one set. */
+/**
+ * Heartbeats live beside the app's keys, named by queue: one deployment, one queue, one set.
+ * The queue's name is their hash tag, so on a cluster the set and the heartbeats it lists
+ * share a slot (one MULTI writes both, one script reads them).
+ */
 export function heartbeatKeys(keyPrefix: string, queueName: string): HeartbeatKeys {
   return {
-    index: `${keyPrefix}workers:${queueName}`,
-    worker: (id) => `${keyPrefix}worker:${queueName}:${id}`,
+    index: `${keyPrefix}workers:{${queueName}}`,
+    worker: (id) => `${keyPrefix}worker:{${queueName}}:${id}`,
   };
 }
 
@@ -41,7 +45,7 @@ return live
 );
 
 /** The transport of every worker on the queue that beat within the TTL. */
-export async function liveWorkerTransports(redis: Redis, keys: HeartbeatKeys): Promise<string[]> {
+export async function liveWorkerTransports(redis: RedisClient, keys: HeartbeatKeys): Promise<string[]> {
   return (await liveScript.run(redis, [keys.index], [keys.worker('')])) as string[];
 }
 
@@ -58,7 +62,7 @@ export interface Heartbeat {
  * real provider is sending on its queue. A failed beat is reported and retried next time.
  */
 export function createHeartbeat(options: {
-  redis: Redis;
+  redis: RedisClient;
   keys: HeartbeatKeys;
   transport: string;
   onError?: (err: unknown) => void;
