@@ -21,7 +21,10 @@ export interface ClusterSystem {
   env: Env;
   prefix: string;
   startWorker(): WorkerService;
-  send(phone: string, headers?: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }>;
+  send(
+    phone: string,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
   verify(phone: string, code: string): Promise<{ status: number; body: Record<string, unknown> }>;
   /** The code the fake Messaggio delivered last to `phone`. */
   codeSentTo(phone: string): string | undefined;
@@ -35,7 +38,10 @@ export function clusterNodes(): string {
 
 /** A cluster client for a test's own reads and writes. */
 export function clusterClient(): RedisClient {
-  const client = createRedisClient({ cluster: parseClusterNodes(clusterNodes()) }, { maxRetriesPerRequest: 3 });
+  const client = createRedisClient(
+    { cluster: parseClusterNodes(clusterNodes()) },
+    { maxRetriesPerRequest: 3 },
+  );
   client.on('error', () => {});
   return client;
 }
