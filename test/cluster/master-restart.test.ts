@@ -14,10 +14,11 @@ afterEach(async () => {
 /** The port of the master that serves `key`'s slot. */
 async function masterOf(s: ClusterSystem, key: string): Promise<number> {
   const slot = Number(await s.redis.cluster('KEYSLOT', key));
-  const ranges = (await s.redis.cluster('SLOTS')) as [number, number, [string, number]][];
+  const ranges = await s.redis.cluster('SLOTS');
   const range = ranges.find(([from, to]) => slot >= from && slot <= to);
-  if (!range) throw new Error(`no master serves slot ${slot}`);
-  return Number(range[2][1]);
+  const master = range?.[2];
+  if (!master) throw new Error(`no master serves slot ${slot}`);
+  return Number(master[1]);
 }
 
 describe('a master restarted under traffic (QUEUE_SHARDS=3)', () => {
@@ -63,7 +64,11 @@ describe('a master restarted under traffic (QUEUE_SHARDS=3)', () => {
     await until('cluster_state:ok again', () => clusterOk([victim]).catch(() => false), 60_000);
 
     // The same API process serves the recovered slots again.
-    await until('a send to the restarted master', async () => (await s.send(phone(200))).status === 200, 60_000);
+    await until(
+      'a send to the restarted master',
+      async () => (await s.send(phone(200))).status === 200,
+      60_000,
+    );
     const expected = [...before, ...accepted, phone(200)];
     await until(
       `${expected.length} phones to get their SMS`,
