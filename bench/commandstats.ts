@@ -16,8 +16,6 @@ import { loadApiConfig } from '@otp/api/config';
 import { createLogger, type Env } from '@otp/core';
 import { createFakeMessaggio } from '@otp/messaggio/testing';
 import { Redis } from 'ioredis';
-import { loadWorkerConfig } from '../apps/worker/dist/config.js';
-import { createWorkerService } from '../apps/worker/dist/worker-service.js';
 
 const { values } = parseArgs({ options: { sends: { type: 'string', default: '2000' } } });
 const N = Number(values.sends);
@@ -121,10 +119,22 @@ try {
       if (bad) throw new Error(`send answered ${bad.statusCode}: ${bad.body}`);
     }
   });
-  const worker = createWorkerService(loadWorkerConfig(env), logger);
   const delivery = await measure(redis, `delivery (worker to the fake Messaggio, ${N} jobs)`, async () => {
-    while (fake.sent.length < N) await new Promise((resolve) => setTimeout(resolve, 20));
-    await worker.close();
+    // The built worker, as deployed, in its own process.
+    const worker = spawn(process.execPath, [join(import.meta.dirname, '../apps/worker/dist/main.js')], {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: 'ignore',
+    });
+    try {
+      while (fake.sent.length < N) {
+        if (worker.exitCode !== null) throw new Error(`the worker exited with ${worker.exitCode}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      const exited = once(worker, 'exit');
+      worker.kill('SIGTERM');
+      await exited;
+    }
   });
   const total = send.cpuUsec + delivery.cpuUsec;
   console.log(
