@@ -1,4 +1,4 @@
-import { sendQueueNames } from '@otp/core';
+import { heartbeatKeys, liveWorkerTransports, sendQueueNames } from '@otp/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ClusterSystem, startClusterSystem, until } from './system.js';
 
@@ -34,6 +34,10 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     expect(status.json().status).toBe('verified');
     // The queue's keys carry its hash tag, so BullMQ's scripts run on one slot.
     expect(s.api.sendQueue.name).toBe(`{${s.env.QUEUE_NAME}}`);
+    // The worker's heartbeat (a MULTI over the set and its own key) and the API's read of it.
+    const keys = heartbeatKeys(s.prefix, s.env.QUEUE_NAME as string, true);
+    await until('the heartbeat', async () => (await liveWorkerTransports(s.redis, keys)).length > 0);
+    expect(await liveWorkerTransports(s.redis, keys)).toEqual(['messaggio']);
   });
 
   it('replays an Idempotency-Key: one code, one SMS', async () => {

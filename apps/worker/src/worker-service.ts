@@ -88,7 +88,7 @@ export function createWorkerService(
   // Tells an API in debug mode that this queue's SMS are real (see plugins/otp.ts in the API).
   const heartbeat = createHeartbeat({
     redis: connection,
-    keys: heartbeatKeys(config.redisKeyPrefix, config.queueName),
+    keys: heartbeatKeys(config.redisKeyPrefix, config.queueName, isCluster(connection)),
     // The chain's first provider: `debug` exactly in debug mode, else the real one.
     transport: chain[0]?.provider.name ?? 'debug',
     onError: (err) => logger.warn({ err }, 'could not write the worker heartbeat'),

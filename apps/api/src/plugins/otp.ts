@@ -91,7 +91,11 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
         liveTransports: () =>
           liveWorkerTransports(
             fastify.redis,
-            heartbeatKeys(config.redisKeyPrefix, config.queueName || DEFAULT_SEND_QUEUE),
+            heartbeatKeys(
+              config.redisKeyPrefix,
+              config.queueName || DEFAULT_SEND_QUEUE,
+              isCluster(fastify.redis),
+            ),
           ),
         status: fastify.statusStore,
         limits: { ...config.limits, keyPrefix: config.redisKeyPrefix },

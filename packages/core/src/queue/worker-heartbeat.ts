@@ -18,13 +18,15 @@ export interface HeartbeatKeys {
 
 /**
  * Heartbeats live beside the app's keys, named by queue: one deployment, one queue, one set.
- * The queue's name is their hash tag, so on a cluster the set and the heartbeats it lists
- * share a slot (one MULTI writes both, one script reads them).
+ * On a cluster (`cluster: true`) the queue's name is their hash tag, so the set and the
+ * heartbeats it lists share a slot (one MULTI writes both, one script reads them); on one
+ * Redis the names stay as they always were.
  */
-export function heartbeatKeys(keyPrefix: string, queueName: string): HeartbeatKeys {
+export function heartbeatKeys(keyPrefix: string, queueName: string, cluster = false): HeartbeatKeys {
+  const queue = cluster ? `{${queueName}}` : queueName;
   return {
-    index: `${keyPrefix}workers:{${queueName}}`,
-    worker: (id) => `${keyPrefix}worker:{${queueName}}:${id}`,
+    index: `${keyPrefix}workers:${queue}`,
+    worker: (id) => `${keyPrefix}worker:${queue}:${id}`,
   };
 }
 
