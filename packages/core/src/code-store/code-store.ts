@@ -111,6 +111,11 @@ export interface CodeStore {
 
 /** How long an undone issue stays marked; a late write arrives within seconds. */
 const UNDO_MARK_TTL_SECONDS = 3600;
+/**
+ * How long a cluster reservation mark lives (one per send and shared fixed counter, so kept
+ * short): longer than any refund or late reservation takes (the undo retries span ~16 s).
+ */
+const RESERVATION_MARK_TTL_SECONDS = 120;
 
 /**
  * The sorted set of failed verifies of one phone across all clients (the ceiling). Send
@@ -230,7 +235,7 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
     return (await reserveScript.run(
       redis,
       [limit.key, reservationKey(limit, verificationId)],
-      [kindArg(limit.kind), limit.max, limit.windowMs, now, verificationId, UNDO_MARK_TTL_SECONDS],
+      [kindArg(limit.kind), limit.max, limit.windowMs, now, verificationId, RESERVATION_MARK_TTL_SECONDS],
     )) as [number, number, number];
   }
 
@@ -242,7 +247,7 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
           refundScript.run(
             redis,
             [limit.key, reservationKey(limit, verificationId)],
-            [kindArg(limit.kind), verificationId, UNDO_MARK_TTL_SECONDS],
+            [kindArg(limit.kind), verificationId, RESERVATION_MARK_TTL_SECONDS],
           ),
         ),
     );
