@@ -138,7 +138,7 @@ export async function startClusterSystem(
 }
 
 /** Polls until `check` is true, or fails naming `what`. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
