@@ -232,6 +232,9 @@ if kind == 's' or kind == 'c' then
   end
   return {1, 0, 0}
 end
+-- A limit kind added to the issue script needs its branch here too: fail loudly, never
+-- let a shared limit go unchecked on a cluster.
+if kind ~= 'f' then return redis.error_reply('otp-reserve: unknown limit kind ' .. kind) end
 if (tonumber(redis.call('GET', KEYS[1])) or 0) >= max then
   return {0, math.max(1, redis.call('PTTL', KEYS[1])), 0}
 end
