@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisClient } from '../redis/client.js';
-import { hashTagOf, isCluster } from '../redis/client.js';
+import { hashTagOf, isCluster, type RedisClient } from '../redis/client.js';
 import {
   callerCheckScript,
   issueScript,
@@ -144,57 +143,80 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
   const cluster = isCluster(redis);
 
-  return {
+  // Every step as one script on the phone's slot: the whole store on one Redis. On a
+  // cluster the store below calls these with the phone-local limits only.
+  const onPhoneSlot: CodeStore = {
     async issue({ phone, digest, verificationId, limits = [], now = Date.now() }) {
-      if (!cluster) return issueOnPhoneSlot({ phone, digest, verificationId, limits, now });
-      // Shared limits first: the phone's script replaces the previous code, which no refund
-      // could bring back, so it runs only once everything else has said yes.
-      const { local, shared } = splitLimits(phone, limits);
-      const replies = await Promise.all(shared.map((limit) => reserve(limit, verificationId, now)));
-      const refused = replies.findIndex((reply) => reply[0] !== 1);
-      if (refused !== -1) {
-        await refundAll(shared, verificationId);
-        const [, msLeft, undone] = replies[refused] as [number, number, number];
-        if (undone === -1) return { ok: false, reason: 'undone', retryAfterSeconds: 0 };
-        return {
-          ok: false,
-          reason: 'limit',
-          limit: (shared[refused] as SendLimit).name,
-          retryAfterSeconds: seconds(msLeft),
-        };
-      }
-      const result = await issueOnPhoneSlot({ phone, digest, verificationId, limits: local, now });
-      if (!result.ok) await refundAll(shared, verificationId);
-      return result;
+      const [issued, msLeft, refusedBy] = (await issueScript.run(
+        redis,
+        [
+          codeKey(phone),
+          cooldownKey(phone),
+          undoneKey(phone, verificationId),
+          ...limits.map((limit) => limit.key),
+        ],
+        [
+          digest,
+          verificationId,
+          ttlSeconds,
+          resendCooldownSeconds,
+          now,
+          limits.length,
+          ...limits.flatMap((limit) => [kindArg(limit.kind), limit.max, limit.windowMs]),
+        ],
+      )) as [number, number, number];
+      if (issued === 1) return { ok: true };
+      if (refusedBy === -1) return { ok: false, reason: 'undone', retryAfterSeconds: 0 };
+      const limit = limits[refusedBy - 1];
+      if (limit) return { ok: false, reason: 'limit', limit: limit.name, retryAfterSeconds: seconds(msLeft) };
+      return { ok: false, reason: 'cooldown', retryAfterSeconds: seconds(msLeft) };
     },
 
-    async verify(input) {
-      if (!cluster) return verifyOnPhoneSlot(input);
-      // The caller's set is on its own slot: checked before, counted after the phone's
-      // script. The idempotency record is written right after a success.
-      const { client = '', limitClient = true, onVerified, now = Date.now() } = input;
-      const callerMax = client === '' || !limitClient ? 0 : (failedVerifies.perClient ?? 0);
-      if (callerMax > 0) {
-        const msLeft = Number(
-          await callerCheckScript.run(
-            redis,
-            [callerFailedKey(client)],
-            [callerMax, failedVerifies.windowMs, now],
-          ),
-        );
-        if (msLeft > 0) return { status: 'limited', retryAfterSeconds: seconds(msLeft), scope: 'caller' };
+    async verify({ phone, digest, client = '', limitClient = true, onVerified, now = Date.now() }) {
+      const reply = (await verifyScript.run(
+        redis,
+        [
+          codeKey(phone),
+          clientFailedKey(phone, client),
+          failedKey(phone),
+          // On a cluster the caller's set is another slot's, checked outside (its limit is 0
+          // here); unused keys are stood in for by one of the phone's own slot.
+          cluster ? codeKey(phone) : callerFailedKey(client),
+          onVerified?.key ?? codeKey(phone),
+        ],
+        [
+          typeof digest === 'string' ? digest : digest.join(' '),
+          maxAttempts,
+          failedVerifies.windowMs,
+          now,
+          `${now}-${randomUUID()}`,
+          failedVerifies.max,
+          failedVerifies.phoneCeiling ?? 0,
+          client === '' || !limitClient ? 0 : (failedVerifies.perClient ?? 0),
+          onVerified?.value ?? '',
+          onVerified?.ttlSeconds ?? 0,
+        ],
+      )) as [string, (string | number)?, string?];
+      switch (reply[0]) {
+        case 'limited':
+          return {
+            status: 'limited',
+            retryAfterSeconds: seconds(Number(reply[1])),
+            scope: reply[2] as 'client' | 'phone' | 'caller',
+          };
+        case 'verified':
+          return { status: 'verified', verificationId: String(reply[1]) };
+        case 'invalid':
+          return {
+            status: 'invalid',
+            attemptsLeft: Math.max(0, Number(reply[1])),
+            verificationId: String(reply[2]),
+          };
+        case 'attempts_exceeded':
+          return { status: 'attempts_exceeded', verificationId: String(reply[1]) };
+        default:
+          return { status: 'expired' };
       }
-      const result = await verifyOnPhoneSlot({ ...input, limitClient: false, onVerified: undefined, now });
-      if (result.status === 'verified' && onVerified) {
-        await redis.set(onVerified.key, onVerified.value, 'EX', onVerified.ttlSeconds);
-      } else if (callerMax > 0 && result.status !== 'verified' && result.status !== 'limited') {
-        await redis
-          .multi()
-          .zadd(callerFailedKey(client), now, `${now}-${randomUUID()}`)
-          .pexpire(callerFailedKey(client), failedVerifies.windowMs)
-          .exec();
-      }
-      return result;
     },
 
     async isLive({ phone, verificationId }) {
@@ -207,15 +229,20 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
     },
 
     async revoke({ phone, verificationId, limits = [] }) {
-      if (!cluster) return revokeOnPhoneSlot({ phone, verificationId, limits });
-      const { local, shared } = splitLimits(phone, limits);
-      const [undone] = await Promise.all([
-        revokeOnPhoneSlot({ phone, verificationId, limits: local }),
-        refundAll(shared, verificationId),
-      ]);
-      return undone;
+      const undone = await revokeScript.run(
+        redis,
+        [
+          codeKey(phone),
+          cooldownKey(phone),
+          undoneKey(phone, verificationId),
+          ...limits.map((limit) => limit.key),
+        ],
+        [verificationId, UNDO_MARK_TTL_SECONDS, ...limits.map((limit) => kindArg(limit.kind))],
+      );
+      return undone === 1;
     },
   };
+  if (!cluster) return onPhoneSlot;
 
   /** Phone-local limits (the phone's hash tag) and shared ones, each in the given order. */
   function splitLimits(phone: string, limits: readonly SendLimit[]) {
@@ -253,119 +280,68 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
     );
   }
 
-  /** The issue script: every given limit must be in the phone's slot on a cluster. */
-  async function issueOnPhoneSlot({
-    phone,
-    digest,
-    verificationId,
-    limits,
-    now,
-  }: {
-    phone: string;
-    digest: string;
-    verificationId: string;
-    limits: readonly SendLimit[];
-    now: number;
-  }): Promise<IssueResult> {
-    const [issued, msLeft, refusedBy] = (await issueScript.run(
-      redis,
-      [
-        codeKey(phone),
-        cooldownKey(phone),
-        undoneKey(phone, verificationId),
-        ...limits.map((limit) => limit.key),
-      ],
-      [
-        digest,
-        verificationId,
-        ttlSeconds,
-        resendCooldownSeconds,
-        now,
-        limits.length,
-        ...limits.flatMap((limit) => [kindArg(limit.kind), limit.max, limit.windowMs]),
-      ],
-    )) as [number, number, number];
-    if (issued === 1) return { ok: true };
-    if (refusedBy === -1) return { ok: false, reason: 'undone', retryAfterSeconds: 0 };
-    const limit = limits[refusedBy - 1];
-    if (limit) return { ok: false, reason: 'limit', limit: limit.name, retryAfterSeconds: seconds(msLeft) };
-    return { ok: false, reason: 'cooldown', retryAfterSeconds: seconds(msLeft) };
-  }
-
-  /** The verify script; on a cluster only with the caller limit off and no idempotency record. */
-  async function verifyOnPhoneSlot({
-    phone,
-    digest,
-    client = '',
-    limitClient = true,
-    onVerified,
-    now = Date.now(),
-  }: Parameters<CodeStore['verify']>[0]): Promise<VerifyResult> {
-    const reply = (await verifyScript.run(
-      redis,
-      [
-        codeKey(phone),
-        clientFailedKey(phone, client),
-        failedKey(phone),
-        // On a cluster the caller's set is another slot's, checked outside (its limit is 0
-        // here); unused keys are stood in for by one of the phone's own slot.
-        cluster ? codeKey(phone) : callerFailedKey(client),
-        onVerified?.key ?? codeKey(phone),
-      ],
-      [
-        typeof digest === 'string' ? digest : digest.join(' '),
-        maxAttempts,
-        failedVerifies.windowMs,
-        now,
-        `${now}-${randomUUID()}`,
-        failedVerifies.max,
-        failedVerifies.phoneCeiling ?? 0,
-        client === '' || !limitClient ? 0 : (failedVerifies.perClient ?? 0),
-        onVerified?.value ?? '',
-        onVerified?.ttlSeconds ?? 0,
-      ],
-    )) as [string, (string | number)?, string?];
-    switch (reply[0]) {
-      case 'limited':
+  // Redis Cluster: what spans phones (shared limits, the per-caller verify limit, the
+  // idempotency record) is on other slots than the phone's scripts (see README, Scaling).
+  return {
+    async issue({ phone, digest, verificationId, limits = [], now = Date.now() }) {
+      // Shared limits first: the phone's script replaces the previous code, which no refund
+      // could bring back, so it runs only once everything else has said yes.
+      const { local, shared } = splitLimits(phone, limits);
+      const replies = await Promise.all(shared.map((limit) => reserve(limit, verificationId, now)));
+      const refused = replies.findIndex((reply) => reply[0] !== 1);
+      if (refused !== -1) {
+        await refundAll(shared, verificationId);
+        const [, msLeft, undone] = replies[refused] as [number, number, number];
+        if (undone === -1) return { ok: false, reason: 'undone', retryAfterSeconds: 0 };
         return {
-          status: 'limited',
-          retryAfterSeconds: seconds(Number(reply[1])),
-          scope: reply[2] as 'client' | 'phone' | 'caller',
+          ok: false,
+          reason: 'limit',
+          limit: (shared[refused] as SendLimit).name,
+          retryAfterSeconds: seconds(msLeft),
         };
-      case 'verified':
-        return { status: 'verified', verificationId: String(reply[1]) };
-      case 'invalid':
-        return {
-          status: 'invalid',
-          attemptsLeft: Math.max(0, Number(reply[1])),
-          verificationId: String(reply[2]),
-        };
-      case 'attempts_exceeded':
-        return { status: 'attempts_exceeded', verificationId: String(reply[1]) };
-      default:
-        return { status: 'expired' };
-    }
-  }
+      }
+      const result = await onPhoneSlot.issue({ phone, digest, verificationId, limits: local, now });
+      if (!result.ok) await refundAll(shared, verificationId);
+      return result;
+    },
 
-  async function revokeOnPhoneSlot({
-    phone,
-    verificationId,
-    limits,
-  }: {
-    phone: string;
-    verificationId: string;
-    limits: readonly SendLimit[];
-  }): Promise<boolean> {
-    const undone = await revokeScript.run(
-      redis,
-      [
-        codeKey(phone),
-        cooldownKey(phone),
-        undoneKey(phone, verificationId),
-        ...limits.map((limit) => limit.key),
-      ],
-      [verificationId, UNDO_MARK_TTL_SECONDS, ...limits.map((limit) => kindArg(limit.kind))],
-    );
-    return undone === 1;
-  }
+    async verify(input) {
+      // The caller's set is on its own slot: checked before, counted after the phone's
+      // script. The idempotency record is written right after a success.
+      const { client = '', limitClient = true, onVerified, now = Date.now() } = input;
+      const callerMax = client === '' || !limitClient ? 0 : (failedVerifies.perClient ?? 0);
+      if (callerMax > 0) {
+        const msLeft = Number(
+          await callerCheckScript.run(
+            redis,
+            [callerFailedKey(client)],
+            [callerMax, failedVerifies.windowMs, now],
+          ),
+        );
+        if (msLeft > 0) return { status: 'limited', retryAfterSeconds: seconds(msLeft), scope: 'caller' };
+      }
+      const result = await onPhoneSlot.verify({ ...input, limitClient: false, onVerified: undefined, now });
+      if (result.status === 'verified' && onVerified) {
+        await redis.set(onVerified.key, onVerified.value, 'EX', onVerified.ttlSeconds);
+      } else if (callerMax > 0 && result.status !== 'verified' && result.status !== 'limited') {
+        await redis
+          .multi()
+          .zadd(callerFailedKey(client), now, `${now}-${randomUUID()}`)
+          .pexpire(callerFailedKey(client), failedVerifies.windowMs)
+          .exec();
+      }
+      return result;
+    },
+
+    isLive: onPhoneSlot.isLive,
+
+    async revoke({ phone, verificationId, limits = [] }) {
+      const { local, shared } = splitLimits(phone, limits);
+      const [undone] = await Promise.all([
+        onPhoneSlot.revoke({ phone, verificationId, limits: local }),
+        refundAll(shared, verificationId),
+      ]);
+      return undone;
+    },
+  };
 }
