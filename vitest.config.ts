@@ -16,8 +16,9 @@ export default defineConfig({
       'packages/*/test/**/*.test.ts',
       'test/**/*.test.ts',
     ],
-    // The faults tier has its own config and command (vitest.faults.config.ts, pnpm test:faults).
-    exclude: [...configDefaults.exclude, 'test/faults/**'],
+    // The faults and cluster tiers have their own configs and commands (pnpm test:faults,
+    // pnpm test:cluster).
+    exclude: [...configDefaults.exclude, 'test/faults/**', 'test/cluster/**'],
     globalSetup: ['./test/global-setup.ts'],
     // Generous: tests wait on conditions, so a bound only has to catch a hang, and on a
     // loaded 2-core machine (CI, several suites at once) honest tests took over 20 s.

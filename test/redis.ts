@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { inject } from 'vitest';
 
 declare module 'vitest' {
@@ -26,13 +26,25 @@ export function connectTestRedis(): Redis {
  * Deletes the keys under `prefix` (and BullMQ's keys for a queue of that name). Only keys
  * this test created: never FLUSHDB on a Redis the test did not start.
  */
-export async function deleteKeys(redis: Redis, ...patterns: string[]): Promise<void> {
+export async function deleteKeys(redis: Redis | Cluster, ...patterns: string[]): Promise<void> {
+  // A cluster's keys are spread over its masters: each is scanned.
+  if (redis.isCluster) {
+    for (const node of (redis as Cluster).nodes('master')) await scanAndDelete(node, patterns, true);
+    return;
+  }
+  await scanAndDelete(redis as Redis, patterns, false);
+}
+
+async function scanAndDelete(redis: Redis, patterns: readonly string[], oneByOne: boolean): Promise<void> {
   for (const pattern of patterns) {
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${pattern}*`, 'COUNT', 500);
       cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
+      if (keys.length === 0) continue;
+      // One by one on a cluster node: keys of one scan may sit in different slots.
+      if (oneByOne) await Promise.all(keys.map((key) => redis.unlink(key)));
+      else await redis.unlink(...keys);
     } while (cursor !== '0');
   }
 }

@@ -80,7 +80,11 @@ export const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, clo
   }
   // Before any route: the OpenAPI document is built from the routes registered after it.
   await fastify.register(swagger);
-  await fastify.register(redis, { url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
+  await fastify.register(redis, {
+    url: config.redisUrl,
+    ...(config.redisCluster ? { cluster: config.redisCluster } : {}),
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+  });
   await fastify.register(apiKeys, { keys: config.apiKeys, keyPrefix: config.redisKeyPrefix });
   await fastify.register(idempotency, { keyPrefix: config.redisKeyPrefix });
   await fastify.register(statusStore, {

@@ -180,6 +180,23 @@ describe('loadApiConfig: retry budget and load shedding', () => {
     expect(loadApiConfig({ OTP_DEBUG: 'true', OVERLOAD_MAX_RSS_MB: '0' }).overload.maxRssBytes).toBe(0);
     expect(problems({ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '-1' })).toMatch(/OVERLOAD_MAX_EVENT_LOOP_DELAY_MS/);
   });
+
+  it('REDIS_CLUSTER_NODES and QUEUE_SHARDS: a cluster instead of REDIS_URL, and N send queues', () => {
+    const config = loadApiConfig({
+      OTP_DEBUG: 'true',
+      REDIS_CLUSTER_NODES: '10.0.0.1:7000',
+      QUEUE_SHARDS: '4',
+    });
+    expect(config.redisCluster).toEqual({ nodes: [{ host: '10.0.0.1', port: 7000 }], tls: false });
+    expect(config.queueShards).toBe(4);
+    const single = loadApiConfig({ OTP_DEBUG: 'true' });
+    expect(single.queueShards).toBe(1);
+    expect(single.redisCluster).toBeUndefined();
+    expect(
+      problems({ OTP_DEBUG: 'true', REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'b:7000' }),
+    ).toMatch(/REDIS_URL and REDIS_CLUSTER_NODES: set one, not both/);
+    expect(problems({ OTP_DEBUG: 'true', QUEUE_SHARDS: '0' })).toMatch(/QUEUE_SHARDS/);
+  });
 });
 
 describe('loadApiConfig: outbound events', () => {

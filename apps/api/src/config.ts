@@ -7,9 +7,11 @@ import {
   EventsEnv,
   isKnownCountry,
   parseEnv,
+  type RedisTarget,
   resolveDebugMode,
   resolveOtpSecret,
   resolvePreviousSecret,
+  resolveRedisTarget,
   SharedEnv,
   splitList,
 } from '@otp/core';
@@ -100,10 +102,14 @@ export interface ApiConfig {
   host: string;
   port: number;
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES: a Redis Cluster instead of REDIS_URL. @defaultValue one Redis */
+  redisCluster?: RedisTarget['cluster'];
   redisKeyPrefix: string;
   redisCommandTimeoutMs: number;
   queueName: string;
   queuePrefix: string;
+  /** QUEUE_SHARDS: send queues, picked by phone. @defaultValue 1 */
+  queueShards?: number;
   otpSecret: string;
   /** OTP_SECRET_PREVIOUS: still opens codes and jobs made before a rotation. */
   otpSecretPrevious?: string;
@@ -241,16 +247,19 @@ export function loadApiConfig(env: Env, options: LoadConfigOptions = {}): ApiCon
     problems.push(`OTP_PURPOSES: each must be 1-32 of a-z, 0-9, _ or - (not ${badPurposes.join(', ')})`);
   }
   const signingKey = collectProblems(problems, () => signingKeyFrom(e, readFile));
+  const redisTarget = collectProblems(problems, () => resolveRedisTarget(env, e));
   if (problems.length > 0 || !secret || debugMode === undefined) throw new ConfigError(problems);
   return {
     nodeEnv: e.NODE_ENV,
     host: e.HOST,
     port: e.PORT,
     redisUrl: e.REDIS_URL,
+    ...(redisTarget?.cluster ? { redisCluster: redisTarget.cluster } : {}),
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     queueName: e.QUEUE_NAME,
     queuePrefix: e.QUEUE_PREFIX,
+    queueShards: e.QUEUE_SHARDS,
     otpSecret: secret.secret,
     ...(previousSecret === undefined ? {} : { otpSecretPrevious: previousSecret }),
     insecureSecret: secret.insecureDefault,

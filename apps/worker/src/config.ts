@@ -6,9 +6,11 @@ import {
   type EventJobOptionsInput,
   EventsEnv,
   parseEnv,
+  type RedisTarget,
   resolveDebugMode,
   resolveOtpSecret,
   resolvePreviousSecret,
+  resolveRedisTarget,
   SharedEnv,
   SMS_LOCALES,
   type SmsLocale,
@@ -85,9 +87,13 @@ export type WorkerEnv = Static<typeof WorkerEnv>;
 export interface WorkerConfig {
   nodeEnv: WorkerEnv['NODE_ENV'];
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES: a Redis Cluster instead of REDIS_URL. @defaultValue one Redis */
+  redisCluster?: RedisTarget['cluster'];
   redisKeyPrefix: string;
   queueName: string;
   queuePrefix: string;
+  /** QUEUE_SHARDS: send queues, picked by phone. @defaultValue 1 */
+  queueShards?: number;
   otpSecret: string;
   /** OTP_SECRET_PREVIOUS: still opens codes and jobs made before a rotation. */
   otpSecretPrevious?: string;
@@ -271,6 +277,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     });
     if (templateProblem) problems.push(templateProblem);
   }
+  const redisTarget = collectProblems(problems, () => resolveRedisTarget(env, e));
   if (problems.length > 0 || !secret || debugMode === undefined) throw new ConfigError(problems);
   const twilioCallback =
     e.TWILIO_STATUS_CALLBACK_URL ??
@@ -278,9 +285,11 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
   return {
     nodeEnv: e.NODE_ENV,
     redisUrl: e.REDIS_URL,
+    ...(redisTarget?.cluster ? { redisCluster: redisTarget.cluster } : {}),
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     queueName: e.QUEUE_NAME,
     queuePrefix: e.QUEUE_PREFIX,
+    queueShards: e.QUEUE_SHARDS,
     otpSecret: secret.secret,
     ...(previousSecret === undefined ? {} : { otpSecretPrevious: previousSecret }),
     insecureSecret: secret.insecureDefault,

@@ -1,12 +1,17 @@
-import { type Logger, SEND_BACKOFF_TYPE, type SendJobData, type SendJobResult } from '@otp/core';
+import {
+  type Logger,
+  type RedisClient,
+  SEND_BACKOFF_TYPE,
+  type SendJobData,
+  type SendJobResult,
+} from '@otp/core';
 import { type MinimalJob, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { retryDelayMs } from './backoff.js';
 import type { createSendProcessor } from './processor.js';
 
 export interface SendWorkerOptions {
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ workers need. */
-  connection: Redis;
+  connection: RedisClient;
   queueName: string;
   queuePrefix: string;
   concurrency: number;

@@ -1,16 +1,18 @@
 import {
   createCodeStore,
   createHeartbeat,
+  createRedisClient,
   createStatusEvents,
   createStatusStore,
   deriveKeyRing,
   eventsQueueName,
   type Heartbeat,
   heartbeatKeys,
+  isCluster,
   type Logger,
+  sendQueueNames,
 } from '@otp/core';
 import { Queue, type Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { WorkerConfig } from './config.js';
 import { createEventDelivery } from './events/event-delivery.js';
 import { createEventsWorker, eventEnqueueErrorCounter } from './events/events-worker.js';
@@ -32,9 +34,12 @@ export interface WorkerServiceOptions {
 }
 
 export interface WorkerService {
+  /** The first shard's BullMQ worker (with QUEUE_SHARDS=1 the only one). */
   worker: Worker;
   /** The outbound events' worker, with EVENTS_WEBHOOK_URL set. */
   eventsWorker?: Worker;
+  /** One BullMQ worker per send queue (QUEUE_SHARDS), in shard order. */
+  workers: readonly Worker[];
   /** The chain, in order: each provider with its breaker. */
   chain: readonly ChainLink[];
   /** Metrics registry and the METRICS_PORT server (/metrics, /health/live, /health/ready). */
@@ -56,7 +61,11 @@ export function createWorkerService(
   options: WorkerServiceOptions = {},
 ): WorkerService {
   // BullMQ workers block on Redis and must never give up on a command mid-outage.
-  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const connection = createRedisClient(
+    config.redisCluster ? { cluster: config.redisCluster } : { url: config.redisUrl },
+    { maxRetriesPerRequest: null },
+  );
+  const queueNames = sendQueueNames(config.queueName, config.queueShards ?? 1, isCluster(connection));
   connection.on('error', (err) => logger.error({ err, component: 'redis' }, 'redis connection error'));
 
   const chain: ChainLink[] = (options.providers ?? createChainProviders(config, logger)).map(
@@ -85,7 +94,7 @@ export function createWorkerService(
   // Tells an API in debug mode that this queue's SMS are real (see plugins/otp.ts in the API).
   const heartbeat = createHeartbeat({
     redis: connection,
-    keys: heartbeatKeys(config.redisKeyPrefix, config.queueName),
+    keys: heartbeatKeys(config.redisKeyPrefix, config.queueName, isCluster(connection)),
     // The chain's first provider: `debug` exactly in debug mode, else the real one.
     transport: chain[0]?.provider.name ?? 'debug',
     onError: (err) => logger.warn({ err }, 'could not write the worker heartbeat'),
@@ -94,7 +103,7 @@ export function createWorkerService(
 
   const telemetry = createWorkerTelemetry({
     connection,
-    queueName: config.queueName,
+    queueName: queueNames,
     queuePrefix: config.queuePrefix,
     provider: chain[0]?.provider.name ?? 'none',
     breakers,
@@ -106,7 +115,10 @@ export function createWorkerService(
   // Outbound events: this process queues the changes it writes (sent, failed) and delivers
   // everyone's from the events queue.
   const eventsQueue = config.events
-    ? new Queue(eventsQueueName(config.queueName), { connection, prefix: config.queuePrefix })
+    ? new Queue(eventsQueueName(config.queueName, isCluster(connection)), {
+        connection,
+        prefix: config.queuePrefix,
+      })
     : undefined;
   eventsQueue?.on('error', (err) => logger.error({ err, component: 'events' }, 'events queue error'));
   const enqueueErrors = config.events ? eventEnqueueErrorCounter(telemetry.metrics.registry) : undefined;
@@ -152,18 +164,25 @@ export function createWorkerService(
     onEvent: composeSendListeners(createStatusListener(statusStore), telemetry.metrics.onSendEvent),
   });
 
-  const worker = createSendWorker({
-    connection,
-    queueName: config.queueName,
-    queuePrefix: config.queuePrefix,
-    concurrency: config.concurrency,
-    rateLimitPerSecond: config.rateLimitPerSecond,
-    retryMaxDelayMs: config.retryMaxDelayMs,
-    stalled: config.stalled,
-    processor,
-    logger,
-  });
-  telemetry.serve(worker);
+  // BullMQ runs one queue per Worker: one per shard, sharing the connection, the processor
+  // and the process's concurrency and rate limit (split evenly, at least 1 each).
+  const shards = queueNames.length;
+  const workers = queueNames.map((queueName) =>
+    createSendWorker({
+      connection,
+      queueName,
+      queuePrefix: config.queuePrefix,
+      concurrency: Math.max(1, Math.ceil(config.concurrency / shards)),
+      rateLimitPerSecond:
+        config.rateLimitPerSecond > 0 ? Math.max(1, Math.ceil(config.rateLimitPerSecond / shards)) : 0,
+      retryMaxDelayMs: config.retryMaxDelayMs,
+      stalled: config.stalled,
+      processor,
+      logger,
+    }),
+  );
+  const worker = workers[0] as Worker;
+  telemetry.serve(workers);
 
   const eventsWorker = config.events
     ? createEventsWorker({
@@ -182,7 +201,7 @@ export function createWorkerService(
       })
     : undefined;
   const closeWorkers = async (force?: boolean) => {
-    await Promise.all([worker.close(force), eventsWorker?.close(force)]);
+    await Promise.all([...workers.map((w) => w.close(force)), eventsWorker?.close(force)]);
   };
 
   let closing: Promise<'drained' | 'deadline'> | undefined;
@@ -211,6 +230,7 @@ export function createWorkerService(
 
   return {
     worker,
+    workers,
     ...(eventsWorker ? { eventsWorker } : {}),
     chain,
     telemetry,

@@ -22,6 +22,7 @@ export {
   resolveDebugMode,
   resolveOtpSecret,
   resolvePreviousSecret,
+  resolveRedisTarget,
   SharedEnv,
   splitList,
   weakSecretProblem,
@@ -100,6 +101,7 @@ export {
   sealJob,
   sendJobOptions,
 } from './queue/send-job.js';
+export { sendQueueNames, shardIndex } from './queue/shards.js';
 export {
   createHeartbeat,
   DEBUG_TRANSPORT,
@@ -110,6 +112,16 @@ export {
   heartbeatKeys,
   liveWorkerTransports,
 } from './queue/worker-heartbeat.js';
+export {
+  type ClusterSeed,
+  createRedisClient,
+  hashTagOf,
+  isCluster,
+  parseClusterNodes,
+  type RedisClient,
+  type RedisClientOptions,
+  type RedisTarget,
+} from './redis/client.js';
 export { describeFailure, FAILURE_CODES, type FailureCode } from './status/failure-codes.js';
 export {
   createStatusStore,

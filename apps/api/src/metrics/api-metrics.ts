@@ -4,8 +4,8 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 import type { OtpOperation } from './otp-results.js';
 
 export interface ApiMetricsOptions {
-  /** The send queue, whose depth is read at each scrape. */
-  queue: Pick<Queue, 'getJobCounts' | 'name'>;
+  /** The send queue(s), whose depth is read at each scrape. */
+  queue: Pick<Queue, 'getJobCounts' | 'name'> | readonly Pick<Queue, 'getJobCounts' | 'name'>[];
   /**
    * Also report Node's process metrics (CPU, memory, event loop lag, GC). They install
    * process-wide observers that cannot be removed, so only the process entry turns them on,

@@ -21,7 +21,9 @@ export default fp<BullBoardPluginOptions>(
     serverAdapter.setBasePath(basePath);
     createBullBoard({
       queues: [
-        new BullMQAdapter(fastify.sendQueue, { description: 'SMS sends (one job per code)' }),
+        ...fastify.sendQueues.map(
+          (queue) => new BullMQAdapter(queue, { description: 'SMS sends (one job per code)' }),
+        ),
         ...(fastify.eventsQueue
           ? [
               new BullMQAdapter(fastify.eventsQueue, {

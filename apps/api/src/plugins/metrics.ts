@@ -45,7 +45,7 @@ function readAnswer(payload: unknown): Answer {
  */
 export default fp<MetricsPluginOptions>(
   async (fastify, options) => {
-    const metrics = createApiMetrics({ queue: fastify.sendQueue, processMetrics: options.processMetrics });
+    const metrics = createApiMetrics({ queue: fastify.sendQueues, processMetrics: options.processMetrics });
     const answers = new WeakMap<FastifyRequest, Answer>();
 
     const countryOf = (phone: unknown): string => {

@@ -1,14 +1,17 @@
+import { createRedisClient, type RedisClient, type RedisTarget } from '@otp/core';
 import fp from 'fastify-plugin';
-import { Redis } from 'ioredis';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    redis: Redis;
+    /** One Redis, or an ioredis Cluster with REDIS_CLUSTER_NODES. */
+    redis: RedisClient;
   }
 }
 
 export interface RedisPluginOptions {
   url: string;
+  /** A Redis Cluster's seed nodes instead of `url` (REDIS_CLUSTER_NODES). */
+  cluster?: RedisTarget['cluster'];
   /** A command that gets no answer in this time fails (and the request answers 503). */
   commandTimeoutMs: number;
   /** How long start-up waits for the first connection before serving 503s. @defaultValue 5000 */
@@ -16,14 +19,14 @@ export interface RedisPluginOptions {
 }
 
 /**
- * One Redis connection for the code store and the queue producer. The offline queue is
+ * One Redis connection (or one cluster client) for the code store and the queue producer. The offline queue is
  * off so a Redis outage fails each command at once (503) instead of parking requests in
  * memory until they time out; ioredis keeps reconnecting in the background.
  */
 export default fp<RedisPluginOptions>(
   async (fastify, opts) => {
     const log = fastify.log.child({ component: 'redis' });
-    const redis = new Redis(opts.url, {
+    const redis = createRedisClient(opts.cluster ? { cluster: opts.cluster } : { url: opts.url }, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: opts.commandTimeoutMs,
@@ -42,12 +45,28 @@ export default fp<RedisPluginOptions>(
       if (lastError) log.info('redis connection restored');
       lastError = '';
     });
+    let timer: NodeJS.Timeout | undefined;
+    const connecting = redis.connect();
+    // Settled later than the race below when the timer wins: nobody else listens then.
+    connecting.catch(() => {});
     try {
-      await redis.connect();
+      // A cluster client keeps retrying its seed nodes inside connect(); start-up waits
+      // for it no longer than for one Redis.
+      await Promise.race([
+        connecting,
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error('no connection within the connect timeout')),
+            (opts.connectTimeoutMs ?? 5000) + 1000,
+          );
+        }),
+      ]);
     } catch (err) {
       log.error({ err }, 'redis is not reachable at start-up; requests will answer 503 until it is');
+    } finally {
+      clearTimeout(timer);
     }
-    fastify.decorate('redis', redis);
+    fastify.decorate<RedisClient>('redis', redis);
     fastify.addHook('onClose', async () => {
       if (redis.status === 'ready') await redis.quit();
       else redis.disconnect();

@@ -3,6 +3,7 @@ import {
   createStatusStore,
   type EventJobOptionsInput,
   eventsQueueName,
+  isCluster,
   type StatusStore,
 } from '@otp/core';
 import { Queue } from 'bullmq';
@@ -33,7 +34,7 @@ export default fp<StatusStorePluginOptions>(
   async (fastify, { keyPrefix, ttlSeconds, events }) => {
     // As the send queue (plugins/otp.ts): fails at once while Redis is down, never waits.
     const queue = events
-      ? new Queue(eventsQueueName(events.queueName), {
+      ? new Queue(eventsQueueName(events.queueName, isCluster(fastify.redis)), {
           connection: fastify.redis,
           prefix: events.queuePrefix,
           skipWaitingForReady: true,

@@ -32,7 +32,10 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       // The queue check runs a BullMQ script against the queue's own keys: a request that
       // passes readiness can also enqueue its SMS.
       await whileRedisAnswers(() =>
-        Promise.all([fastify.redis.ping(), fastify.sendQueue.getJobCounts('waiting')]),
+        Promise.all([
+          fastify.redis.ping(),
+          ...fastify.sendQueues.map((queue) => queue.getJobCounts('waiting')),
+        ]),
       );
       return { status: 'ok' as const };
     },

@@ -92,6 +92,8 @@ export function ownerOf(apiKeyName: string): string {
 export interface OtpServiceOptions {
   store: CodeStore;
   queue: Pick<Queue, 'add'>;
+  /** The queue of a phone's sends when there are several (QUEUE_SHARDS). @defaultValue always `queue` */
+  queueFor?: (phone: string) => Pick<Queue, 'add'>;
   /** The current keys: every new digest and job is made with them. */
   keys: SecretKeys;
   /** Every key a code may have been stored with, current first. @defaultValue [keys] */
@@ -485,7 +487,11 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         // One job per send: a resend's job id is its own send id (the worker tells a resend
         // by it), while the job data names the verification whose code it carries.
         await whileRedisAnswers(() =>
-          queue.add(SEND_JOB_NAME, data, sendJobOptions(options.jobOptions, verificationId, sendId)),
+          (options.queueFor?.(phone) ?? queue).add(
+            SEND_JOB_NAME,
+            data,
+            sendJobOptions(options.jobOptions, verificationId, sendId),
+          ),
         );
       } catch (err) {
         // The code is stored but no SMS will carry it: take it back so the client's

@@ -1,6 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { DecryptError, decrypt, encrypt, LuaScript } from '@otp/core';
-import type { Redis } from 'ioredis';
+import { DecryptError, decrypt, encrypt, LuaScript, type RedisClient } from '@otp/core';
 import { calculateJwkThumbprint, exportJWK, type JWK, SignJWT } from 'jose';
 
 /** The algorithms a signing key may use: asymmetric, so relying services hold no secret. */
@@ -21,7 +20,7 @@ export interface VerificationTokenSettings {
 }
 
 export interface VerificationTokenOptions {
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   settings: VerificationTokenSettings;
   /** AES-256-GCM keys that seal the generated key in Redis: the first seals, each may open. */

@@ -1,12 +1,11 @@
-import { type EventJobData, eventsQueueName, type Logger } from '@otp/core';
+import { type EventJobData, eventsQueueName, isCluster, type Logger, type RedisClient } from '@otp/core';
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import type { createEventDelivery, EventDeliveryResult } from './event-delivery.js';
 
 export interface EventsWorkerOptions {
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ workers need. */
-  connection: Redis;
+  connection: RedisClient;
   /** The send queue's name; the events queue is `<name>-events`. */
   queueName: string;
   queuePrefix: string;
@@ -23,7 +22,7 @@ export interface EventsWorkerOptions {
  * from an SMS.
  */
 export function createEventsWorker(options: EventsWorkerOptions): Worker<EventJobData, EventDeliveryResult> {
-  const queue = eventsQueueName(options.queueName);
+  const queue = eventsQueueName(options.queueName, isCluster(options.connection));
   const log = options.logger.child({ component: 'events', queue });
   const registers = [options.registry];
   const delivered = new Counter({

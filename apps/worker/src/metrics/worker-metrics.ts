@@ -5,8 +5,8 @@ import { BREAKER_STATE_VALUE, type SharedBreaker } from '../providers/shared-bre
 import type { SendEvent } from '../send-events.js';
 
 export interface WorkerMetricsOptions {
-  /** The send queue, whose depth is read at each scrape. */
-  queue: Pick<Queue, 'getJobCounts' | 'name'>;
+  /** The send queue(s), whose depth is read at each scrape. */
+  queue: Pick<Queue, 'getJobCounts' | 'name'> | readonly Pick<Queue, 'getJobCounts' | 'name'>[];
   /** The `provider` label of events that carry no transport (skipped jobs). */
   provider: string;
   /**

@@ -1,14 +1,14 @@
-import type { Logger } from '@otp/core';
+import type { Logger, RedisClient } from '@otp/core';
 import { Queue, type Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { SharedBreaker } from '../providers/shared-breaker.js';
 import { type MetricsServer, startMetricsServer } from './metrics-server.js';
 import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.js';
 
 export interface WorkerTelemetryOptions {
   /** The worker's connection; shared, never closed here. */
-  connection: Redis;
-  queueName: string;
+  connection: RedisClient;
+  /** The send queue, or every shard's (QUEUE_SHARDS). */
+  queueName: string | readonly string[];
   queuePrefix: string;
   /** The first provider's name, for events without one (skipped jobs). */
   provider: string;
@@ -24,8 +24,8 @@ export interface WorkerTelemetryOptions {
 
 export interface WorkerTelemetry {
   metrics: WorkerMetrics;
-  /** Opens the HTTP port (when configured) once the BullMQ worker exists, for readiness. */
-  serve(worker: Worker): void;
+  /** Opens the HTTP port (when configured) once the BullMQ worker(s) exist, for readiness. */
+  serve(worker: Worker | readonly Worker[]): void;
   /** The port actually bound; undefined when off or not bound (yet). */
   port(): Promise<number | undefined>;
   /** Closes the port and the metrics' queue handle; the connection is left to its owner. */
@@ -72,19 +72,24 @@ export function createWorkerTelemetry(options: WorkerTelemetryOptions): WorkerTe
     provider: breaker.provider,
     state: () => orTimeout(redisTimeoutMs, breaker.state()),
   }));
-  // A producer-side handle for job counts only; it shares the worker's connection.
-  const queue = new Queue(options.queueName, {
-    connection: options.connection,
-    prefix: options.queuePrefix,
-    // No wait for 'ready' (the scrape has its own timeout): that wait, left pending when the
-    // queue closes before its shared connection ends during an outage, rejected later with
-    // nobody listening (an unhandled ECONNREFUSED). The version check would need Redis too.
-    skipWaitingForReady: true,
-    skipVersionCheck: true,
-  });
-  queue.on('error', () => {}); // the connection's own listener logs Redis errors
+  // Producer-side handles for job counts only; they share the worker's connection.
+  const queues = (typeof options.queueName === 'string' ? [options.queueName] : options.queueName).map(
+    (name) => {
+      const queue = new Queue(name, {
+        connection: options.connection,
+        prefix: options.queuePrefix,
+        // No wait for 'ready' (the scrape has its own timeout): that wait, left pending when the
+        // queue closes before its shared connection ends during an outage, rejected later with
+        // nobody listening (an unhandled ECONNREFUSED). The version check would need Redis too.
+        skipWaitingForReady: true,
+        skipVersionCheck: true,
+      });
+      queue.on('error', () => {}); // the connection's own listener logs Redis errors
+      return queue;
+    },
+  );
   const metrics = createWorkerMetrics({
-    queue,
+    queue: queues,
     provider: options.provider,
     processMetrics: options.port > 0,
     queueScrapeTimeoutMs: redisTimeoutMs,
@@ -95,15 +100,15 @@ export function createWorkerTelemetry(options: WorkerTelemetryOptions): WorkerTe
 
   return {
     metrics,
-    serve(worker) {
+    serve(served) {
       if (options.port === 0 || server) return;
+      const workers: readonly Worker[] = Array.isArray(served) ? served : [served as Worker];
       server = startMetricsServer({
         port: options.port,
         host: options.host,
         registry: metrics.registry,
         isReady: async () =>
-          worker.isRunning() &&
-          !worker.closing &&
+          workers.every((worker) => worker.isRunning() && !worker.closing) &&
           (await within(redisTimeoutMs, () => options.connection.ping())),
         detail: async () => {
           const states = await Promise.allSettled(breakers.map((breaker) => breaker.state()));
@@ -141,7 +146,7 @@ export function createWorkerTelemetry(options: WorkerTelemetryOptions): WorkerTe
     },
     async close() {
       await server?.close();
-      await queue.close();
+      await Promise.all(queues.map((queue) => queue.close()));
     },
   };
 }

@@ -1,4 +1,4 @@
-import { type Logger, LuaScript } from '@otp/core';
+import { type Logger, LuaScript, type RedisClient } from '@otp/core';
 import { countsAgainstProvider, errorScope } from '@otp/sms';
 import {
   type CircuitBreakerPolicy,
@@ -7,7 +7,6 @@ import {
   circuitBreaker,
   handleWhen,
 } from 'cockatiel';
-import type { Redis } from 'ioredis';
 
 /** A provider's breaker as every worker sees it. */
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -22,7 +21,7 @@ export type BreakerGate =
 
 export interface SharedBreakerOptions {
   provider: string;
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   /** Consecutive counted failures (transient or provider scope) in one worker that open it. */
   failureThreshold: number;

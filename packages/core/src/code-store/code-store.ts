@@ -1,9 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { cancelScript, issueScript, liveScript, revokeScript, verifyScript } from './scripts.js';
+import { hashTagOf, isCluster, type RedisClient } from '../redis/client.js';
+import {
+  callerCheckScript,
+  cancelScript,
+  issueScript,
+  liveScript,
+  refundScript,
+  reserveScript,
+  revokeScript,
+  verifyScript,
+} from './scripts.js';
 
 export interface CodeStoreOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Prepended to every key, so several deployments (or tests) share one Redis. @defaultValue 'otp:' */
   keyPrefix?: string;
   /** How long a code lives. */
@@ -20,7 +29,13 @@ export interface CodeStoreOptions {
   failedVerifies?: { max: number; windowMs: number; phoneCeiling?: number; perClient?: number };
 }
 
-/** One limit on sends, checked and counted atomically with the issue. */
+/**
+ * One limit on sends, checked and counted atomically with the issue. A limit whose key
+ * carries the phone's hash tag (`{+77011234567}`) is phone-local; any other is shared. On one
+ * Redis every limit is checked in the issue's script; on a Redis Cluster the shared ones are
+ * reserved first, each by its own script on its own slot, and refunded when the send is
+ * refused (see README, Scaling).
+ */
 export interface SendLimit<Name extends string = string> {
   /** Stable name, reported when this limit refuses a send. */
   name: Name;
@@ -126,6 +141,11 @@ export interface CodeStore {
 
 /** How long an undone issue stays marked; a late write arrives within seconds. */
 const UNDO_MARK_TTL_SECONDS = 3600;
+/**
+ * How long a cluster reservation mark lives (one per send and shared fixed counter, so kept
+ * short): longer than any refund or late reservation takes (the undo retries span ~16 s).
+ */
+const RESERVATION_MARK_TTL_SECONDS = 120;
 
 /**
  * The sorted set of failed verifies of one phone across all clients (the ceiling). Send
@@ -155,8 +175,11 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
   const failedVerifies = options.failedVerifies ?? { max: 0, windowMs: 1 };
   const kindArg = (kind: SendLimit['kind']) => (kind === 'sliding' ? 's' : kind === 'fixed' ? 'f' : 'c');
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+  const cluster = isCluster(redis);
 
-  return {
+  // Every step as one script on the phone's slot: the whole store on one Redis. On a
+  // cluster the store below calls these with the phone-local limits only.
+  const onPhoneSlot: CodeStore = {
     async issue({ phone, digest, verificationId, limits = [], reuse, now = Date.now() }) {
       const [issued, msLeft, refusedBy, keptId, keptSealed, keptTtlMs] = (await issueScript.run(
         redis,
@@ -204,8 +227,9 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
           codeKey(phone),
           clientFailedKey(phone, client),
           failedKey(phone),
-          callerFailedKey(client),
-          // Unused without an idempotency record; a key of the phone's own slot stands in.
+          // On a cluster the caller's set is another slot's, checked outside (its limit is 0
+          // here); unused keys are stood in for by one of the phone's own slot.
+          cluster ? codeKey(phone) : callerFailedKey(client),
           onVerified?.key ?? codeKey(phone),
         ],
         [
@@ -272,6 +296,116 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
         [codeKey(phone), canceledKey(phone, verificationId)],
         [verificationId],
       )) as CancelResult;
+    },
+  };
+  if (!cluster) return onPhoneSlot;
+
+  /** Phone-local limits (the phone's hash tag) and shared ones, each in the given order. */
+  function splitLimits(phone: string, limits: readonly SendLimit[]) {
+    const local: SendLimit[] = [];
+    const shared: SendLimit[] = [];
+    for (const limit of limits) (hashTagOf(limit.key) === phone ? local : shared).push(limit);
+    return { local, shared };
+  }
+
+  // A send's reservation mark sits in its limit's slot (the limit key's hash tag, or the
+  // whole key when it has none).
+  function reservationKey(limit: SendLimit, verificationId: string): string {
+    return `${prefix}rsv:{${hashTagOf(limit.key)}}:${verificationId}`;
+  }
+
+  async function reserve(limit: SendLimit, verificationId: string, now: number) {
+    return (await reserveScript.run(
+      redis,
+      [limit.key, reservationKey(limit, verificationId)],
+      [kindArg(limit.kind), limit.max, limit.windowMs, now, verificationId, RESERVATION_MARK_TTL_SECONDS],
+    )) as [number, number, number];
+  }
+
+  async function refundAll(limits: readonly SendLimit[], verificationId: string): Promise<void> {
+    await Promise.all(
+      limits
+        .filter((limit) => limit.kind !== 'check')
+        .map((limit) =>
+          refundScript.run(
+            redis,
+            [limit.key, reservationKey(limit, verificationId)],
+            [kindArg(limit.kind), verificationId, RESERVATION_MARK_TTL_SECONDS],
+          ),
+        ),
+    );
+  }
+
+  // Redis Cluster: what spans phones (shared limits, the per-caller verify limit, the
+  // idempotency record) is on other slots than the phone's scripts (see README, Scaling).
+  return {
+    async issue({ phone, digest, verificationId, limits = [], reuse, now = Date.now() }) {
+      // Shared limits first: the phone's script replaces the previous code, which no refund
+      // could bring back, so it runs only once everything else has said yes.
+      const { local, shared } = splitLimits(phone, limits);
+      const replies = await Promise.all(shared.map((limit) => reserve(limit, verificationId, now)));
+      const refused = replies.findIndex((reply) => reply[0] !== 1);
+      if (refused !== -1) {
+        await refundAll(shared, verificationId);
+        const [, msLeft, undone] = replies[refused] as [number, number, number];
+        if (undone === -1) return { ok: false, reason: 'undone', retryAfterSeconds: 0 };
+        return {
+          ok: false,
+          reason: 'limit',
+          limit: (shared[refused] as SendLimit).name,
+          retryAfterSeconds: seconds(msLeft),
+        };
+      }
+      const result = await onPhoneSlot.issue({
+        phone,
+        digest,
+        verificationId,
+        limits: local,
+        ...(reuse ? { reuse } : {}),
+        now,
+      });
+      if (!result.ok) await refundAll(shared, verificationId);
+      return result;
+    },
+
+    async verify(input) {
+      // The caller's set is on its own slot: checked before, counted after the phone's
+      // script. The idempotency record is written right after a success.
+      const { client = '', limitClient = true, onVerified, now = Date.now() } = input;
+      const callerMax = client === '' || !limitClient ? 0 : (failedVerifies.perClient ?? 0);
+      if (callerMax > 0) {
+        const msLeft = Number(
+          await callerCheckScript.run(
+            redis,
+            [callerFailedKey(client)],
+            [callerMax, failedVerifies.windowMs, now],
+          ),
+        );
+        if (msLeft > 0) return { status: 'limited', retryAfterSeconds: seconds(msLeft), scope: 'caller' };
+      }
+      const result = await onPhoneSlot.verify({ ...input, limitClient: false, onVerified: undefined, now });
+      if (result.status === 'verified' && onVerified) {
+        await redis.set(onVerified.key, onVerified.value, 'EX', onVerified.ttlSeconds);
+      } else if (callerMax > 0 && result.status !== 'verified' && result.status !== 'limited') {
+        await redis
+          .multi()
+          .zadd(callerFailedKey(client), now, `${now}-${randomUUID()}`)
+          .pexpire(callerFailedKey(client), failedVerifies.windowMs)
+          .exec();
+      }
+      return result;
+    },
+
+    isLive: onPhoneSlot.isLive,
+    cancel: onPhoneSlot.cancel,
+
+    async revoke({ phone, verificationId, limits = [] }) {
+      const { local, shared } = splitLimits(phone, limits);
+      const [undone] = await Promise.all([
+        onPhoneSlot.revoke({ phone, verificationId, limits: local }),
+        refundAll(shared, verificationId),
+      ]);
+      return undone;
     },
   };
 }

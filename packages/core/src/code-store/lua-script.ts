@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 
 /**
  * A Lua script run by EVALSHA, falling back to EVAL once when the server has not seen it
@@ -18,7 +18,11 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+  async run(
+    redis: RedisClient,
+    keys: readonly string[],
+    args: ReadonlyArray<string | number>,
+  ): Promise<unknown> {
     if (this.keyCount !== 'variadic' && keys.length !== this.keyCount) {
       throw new Error(`${this.name} takes ${this.keyCount} keys, got ${keys.length}`);
     }

@@ -249,3 +249,86 @@ return 'canceled'
 `,
   2,
 );
+
+/**
+ * Redis Cluster only: charges one shared send limit (a key outside the phone's slot, e.g.
+ * per IP, per country, the daily budget) for one send, before the phone's issue script runs.
+ * KEYS: the limit's key, the send's reservation mark (same slot as the limit's key).
+ * ARGV: kind ('s' | 'f' | 'c'), max, window ms, now ms, verification id, mark ttl s.
+ * Returns {1, 0} when charged (or already charged by this id), {0, ms left} when full,
+ * {0, 0, -1} when this id was already refunded (a late reservation changes nothing).
+ * The mark says "charged" ('1', fixed counters only: a refund then knows it may DECR) or
+ * "refunded" ('0'), so a refund is exact and idempotent.
+ */
+export const reserveScript = new LuaScript(
+  'otp-reserve',
+  `
+local mark = redis.call('GET', KEYS[2])
+if mark == '0' then return {0, 0, -1} end
+if mark == '1' then return {1, 0, 0} end
+local kind, max, window, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if kind == 's' or kind == 'c' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+  if kind == 's' and redis.call('ZSCORE', KEYS[1], ARGV[5]) then return {1, 0, 0} end
+  if redis.call('ZCARD', KEYS[1]) >= max then
+    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+    return {0, math.max(1, tonumber(oldest[2]) + window - now), 0}
+  end
+  if kind == 's' then
+    redis.call('ZADD', KEYS[1], now, ARGV[5])
+    redis.call('PEXPIRE', KEYS[1], window)
+  end
+  return {1, 0, 0}
+end
+-- A limit kind added to the issue script needs its branch here too: fail loudly, never
+-- let a shared limit go unchecked on a cluster.
+if kind ~= 'f' then return redis.error_reply('otp-reserve: unknown limit kind ' .. kind) end
+if (tonumber(redis.call('GET', KEYS[1])) or 0) >= max then
+  return {0, math.max(1, redis.call('PTTL', KEYS[1])), 0}
+end
+if redis.call('INCR', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], window) end
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[6])
+return {1, 0, 0}
+`,
+  2,
+);
+
+/**
+ * Redis Cluster only: gives back what reserveScript charged for one send (the send was
+ * refused by the phone's script, or undone). KEYS: the limit's key, the reservation mark.
+ * ARGV: kind, verification id, mark ttl s. Idempotent; marks the id refunded either way, so
+ * a reservation that arrives after its refund is refused.
+ */
+export const refundScript = new LuaScript(
+  'otp-refund',
+  `
+local was = redis.call('SET', KEYS[2], '0', 'EX', ARGV[3], 'GET')
+if ARGV[1] == 's' then
+  redis.call('ZREM', KEYS[1], ARGV[2])
+elseif ARGV[1] == 'f' and was == '1' and (tonumber(redis.call('GET', KEYS[1])) or 0) > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return 1
+`,
+  2,
+);
+
+/**
+ * Redis Cluster only: the per-caller failed-verify check, on the caller's own slot, before
+ * the phone's verify script (which then runs with the caller limit off).
+ * KEYS: the caller's sorted set. ARGV: max, window ms, now ms.
+ * Returns ms until a slot frees when full, else 0.
+ */
+export const callerCheckScript = new LuaScript(
+  'otp-caller-check',
+  `
+local window, now = tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now)
+end
+return 0
+`,
+  1,
+);

@@ -2,6 +2,7 @@ import Type, { type Static, type TObject, type TProperties } from 'typebox';
 import Value from 'typebox/value';
 import { ConfigError } from '../errors.js';
 import { maskUrlPassword } from '../logging/redact.js';
+import { parseClusterNodes, type RedisTarget } from '../redis/client.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -84,8 +85,12 @@ export const SharedEnv = {
     default: 'development',
   }),
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://' }),
+  // A Redis Cluster instead of REDIS_URL: seed nodes, host:port or redis[s]://… each.
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ minLength: 1 })),
   REDIS_KEY_PREFIX: Type.String({ default: 'otp:', maxLength: 64 }),
   QUEUE_NAME: Type.String({ default: 'otp-sms', pattern: '^[A-Za-z0-9_-]+$' }),
+  // Send queues, each its own hash slot on a cluster; 1 = the one queue QUEUE_NAME.
+  QUEUE_SHARDS: Type.Integer({ default: 1, minimum: 1, maximum: 64 }),
   QUEUE_PREFIX: Type.String({ default: 'bull', pattern: '^[A-Za-z0-9_:-]+$' }),
   OTP_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   // The secret before a rotation: still opens codes and jobs made with it, makes nothing new.
@@ -102,6 +107,27 @@ export const SharedEnv = {
   ),
   LOG_FILE: Type.Optional(Type.String({ minLength: 1 })),
 };
+
+/**
+ * Where Redis is, from REDIS_URL or REDIS_CLUSTER_NODES. Both set is refused rather than one
+ * silently ignored: a process on the wrong Redis would issue codes no worker ever sends.
+ */
+export function resolveRedisTarget(
+  env: Env,
+  parsed: { REDIS_URL: string; REDIS_CLUSTER_NODES?: string | undefined },
+): RedisTarget {
+  if (parsed.REDIS_CLUSTER_NODES === undefined) return { url: parsed.REDIS_URL };
+  if ((env.REDIS_URL?.trim() ?? '') !== '') {
+    throw new ConfigError([
+      'REDIS_URL and REDIS_CLUSTER_NODES: set one, not both (REDIS_CLUSTER_NODES for a Redis Cluster, REDIS_URL for one server)',
+    ]);
+  }
+  try {
+    return { cluster: parseClusterNodes(parsed.REDIS_CLUSTER_NODES) };
+  } catch (err) {
+    throw new ConfigError([`REDIS_CLUSTER_NODES: ${(err as Error).message}`]);
+  }
+}
 
 /**
  * The secret used when OTP_SECRET is unset in local development: the API and worker must

@@ -18,9 +18,12 @@ export const EVENT_STATUSES = [
 ] as const;
 export type EventStatus = (typeof EVENT_STATUSES)[number];
 
-/** The events' own BullMQ queue: its retries and backoff never hold up an SMS. */
-export function eventsQueueName(sendQueueName: string): string {
-  return `${sendQueueName}-events`;
+/**
+ * The events' own BullMQ queue: its retries and backoff never hold up an SMS. On a Redis
+ * Cluster its name is a hash tag, as BullMQ needs (every key of a queue in one slot).
+ */
+export function eventsQueueName(sendQueueName: string, cluster = false): string {
+  return cluster ? `{${sendQueueName}-events}` : `${sendQueueName}-events`;
 }
 
 /** A status change to announce. */

@@ -52,23 +52,29 @@ export function queueDepthReader(
 }
 
 /**
- * Registers the two queue gauges both processes expose, fed by one read per scrape:
- * `otp_queue_reachable` (1 or 0) and `otp_queue_jobs` by state.
+ * Registers the two queue gauges both processes expose, fed by one read per queue per
+ * scrape: `otp_queue_reachable` (1 or 0) and `otp_queue_jobs` by state, labelled by queue
+ * (every shard with QUEUE_SHARDS).
  */
 export function registerQueueDepthMetrics(
   registry: Registry,
-  queue: Pick<Queue, 'getJobCounts' | 'name'>,
+  queues: Pick<Queue, 'getJobCounts' | 'name'> | readonly Pick<Queue, 'getJobCounts' | 'name'>[],
   scrapeTimeoutMs: number,
 ): void {
-  const readDepth = queueDepthReader(queue, scrapeTimeoutMs);
-  const name = queue.name;
+  const readers = (Array.isArray(queues) ? queues : [queues]).map((queue) => ({
+    name: queue.name,
+    readDepth: queueDepthReader(queue, scrapeTimeoutMs),
+  }));
   new Gauge({
     name: 'otp_queue_reachable',
     help: '1 when the send queue answered at this scrape, 0 when it did not.',
     labelNames: ['queue'] as const,
     registers: [registry],
     async collect() {
-      this.set({ queue: name }, (await readDepth()) ? 1 : 0);
+      const depths = await Promise.all(readers.map((reader) => reader.readDepth()));
+      readers.forEach((reader, i) => {
+        this.set({ queue: reader.name }, depths[i] ? 1 : 0);
+      });
     },
   });
   new Gauge({
@@ -77,9 +83,13 @@ export function registerQueueDepthMetrics(
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
     async collect() {
-      const depth = await readDepth();
+      const depths = await Promise.all(readers.map((reader) => reader.readDepth()));
       this.reset();
-      if (depth) for (const state of QUEUE_DEPTH_STATES) this.set({ queue: name, state }, depth[state]);
+      readers.forEach((reader, i) => {
+        const depth = depths[i];
+        if (depth)
+          for (const state of QUEUE_DEPTH_STATES) this.set({ queue: reader.name, state }, depth[state]);
+      });
     },
   });
 }

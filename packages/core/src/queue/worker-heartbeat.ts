@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { LuaScript } from '../code-store/lua-script.js';
+import type { RedisClient } from '../redis/client.js';
 
 /** A heartbeat outlives a stopped worker by at most this long. */
 export const HEARTBEAT_TTL_SECONDS = 15;
@@ -16,11 +16,17 @@ export interface HeartbeatKeys {
   worker(id: string): string;
 }
 
-/** Heartbeats live beside the app's keys, named by queue: one deployment, one queue, one set. */
-export function heartbeatKeys(keyPrefix: string, queueName: string): HeartbeatKeys {
+/**
+ * Heartbeats live beside the app's keys, named by queue: one deployment, one queue, one set.
+ * On a cluster (`cluster: true`) the queue's name is their hash tag, so the set and the
+ * heartbeats it lists share a slot (one MULTI writes both, one script reads them); on one
+ * Redis the names stay as they always were.
+ */
+export function heartbeatKeys(keyPrefix: string, queueName: string, cluster = false): HeartbeatKeys {
+  const queue = cluster ? `{${queueName}}` : queueName;
   return {
-    index: `${keyPrefix}workers:${queueName}`,
-    worker: (id) => `${keyPrefix}worker:${queueName}:${id}`,
+    index: `${keyPrefix}workers:${queue}`,
+    worker: (id) => `${keyPrefix}worker:${queue}:${id}`,
   };
 }
 
@@ -41,7 +47,7 @@ return live
 );
 
 /** The transport of every worker on the queue that beat within the TTL. */
-export async function liveWorkerTransports(redis: Redis, keys: HeartbeatKeys): Promise<string[]> {
+export async function liveWorkerTransports(redis: RedisClient, keys: HeartbeatKeys): Promise<string[]> {
   return (await liveScript.run(redis, [keys.index], [keys.worker('')])) as string[];
 }
 
@@ -58,7 +64,7 @@ export interface Heartbeat {
  * real provider is sending on its queue. A failed beat is reported and retried next time.
  */
 export function createHeartbeat(options: {
-  redis: Redis;
+  redis: RedisClient;
   keys: HeartbeatKeys;
   transport: string;
   onError?: (err: unknown) => void;

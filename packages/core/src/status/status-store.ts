@@ -1,6 +1,6 @@
 import type { DeliveryStatus } from '@otp/sms';
-import type { Redis } from 'ioredis';
 import { maskPhone } from '../phone/mask.js';
+import type { RedisClient } from '../redis/client.js';
 import { advanceScript, queuedScript } from './scripts.js';
 import {
   interpretDeliveryReport,
@@ -10,7 +10,7 @@ import {
 } from './verification-status.js';
 
 export interface StatusStoreOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Prepended to every key, as for the code store. @defaultValue 'otp:' */
   keyPrefix?: string;
   /**
