@@ -31,6 +31,7 @@ export default fp<RedisPluginOptions>(
       // Back off to at most 2 s between reconnects, forever: the API outlives outages.
       retryStrategy: (times) => Math.min(times * 100, 2000),
       lazyConnect: true,
+      enableAutoPipelining: true,
     });
     let lastError = '';
     redis.on('error', (err) => {

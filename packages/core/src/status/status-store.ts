@@ -109,6 +109,11 @@ export interface StatusStore {
     /** Who may read the record back (the caller's API key); undefined = anyone. */
     owner?: string;
   }): Promise<WriteResult>;
+  /**
+   * Forgets a record the API wrote beside an enqueue that then failed: the client never got
+   * its verification id, and no SMS will be sent.
+   */
+  discard(verificationId: string): Promise<void>;
   /** The worker starts delivery attempt `attempt` (1-based). */
   sending(input: { verificationId: string; attempt: number }): Promise<WriteResult>;
   /**
@@ -199,6 +204,10 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
         [time, ttlSeconds, maskPhone(phone), country, expiresAt, requestId ?? '', at ?? time, owner ?? ''],
       )) as ['applied' | 'stale', string];
       return previous === '' ? { outcome } : { outcome, previous: previous as StoredStatus };
+    },
+
+    async discard(verificationId) {
+      await redis.del(recordKey(verificationId));
     },
 
     sending({ verificationId, attempt }) {
