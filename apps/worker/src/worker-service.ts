@@ -52,6 +52,11 @@ export function createWorkerService(
   // BullMQ workers block on Redis and must never give up on a command mid-outage.
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   connection.on('error', (err) => logger.error({ err, component: 'redis' }, 'redis connection error'));
+  // The jobs' own commands (liveness, status records, breaker) on a second connection with
+  // auto-pipelining: what concurrent jobs ask in one tick leaves in one write. BullMQ keeps
+  // the first to itself, so its commands are never queued behind a batch.
+  const commands = new Redis(config.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+  commands.on('error', (err) => logger.error({ err, component: 'redis' }, 'redis connection error'));
 
   const chain: ChainLink[] = (options.providers ?? createChainProviders(config, logger)).map(
     ({ provider, secrets }) => ({
@@ -63,7 +68,7 @@ export function createWorkerService(
         : {
             breaker: createSharedBreaker({
               provider: provider.name,
-              redis: connection,
+              redis: commands,
               keyPrefix: config.redisKeyPrefix,
               failureThreshold: config.breaker.failureThreshold,
               cooldownMs: config.breaker.cooldownMs,
@@ -99,7 +104,7 @@ export function createWorkerService(
 
   const processor = createSendProcessor({
     store: createCodeStore({
-      redis: connection,
+      redis: commands,
       keyPrefix: config.redisKeyPrefix,
       maxAttempts: config.otpMaxAttempts,
       // The worker only asks whether a code is live; these two matter to issuing only.
@@ -115,7 +120,7 @@ export function createWorkerService(
     retryMaxDelayMs: config.retryMaxDelayMs,
     logger,
     onEvent: composeSendListeners(
-      createStatusListener(createStatusStore({ redis: connection, keyPrefix: config.redisKeyPrefix })),
+      createStatusListener(createStatusStore({ redis: commands, keyPrefix: config.redisKeyPrefix })),
       telemetry.metrics.onSendEvent,
     ),
   });
@@ -149,7 +154,7 @@ export function createWorkerService(
       }
       await heartbeat.stop();
       await telemetry.close();
-      await connection.quit();
+      await Promise.all([connection.quit(), commands.quit()]);
       return outcome;
     } finally {
       clearTimeout(timer);
