@@ -7,6 +7,7 @@ import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/redis.js';
 import { parseApiKeys } from '../src/auth/api-keys.js';
 import apiKeys from '../src/plugins/api-keys.js';
 import errorHandler from '../src/plugins/error-handler.js';
+import idempotency from '../src/plugins/idempotency.js';
 import redisPlugin from '../src/plugins/redis.js';
 import { buildTestApi, freshPhone, LogCapture, type TestApi } from './helper.js';
 
@@ -100,5 +101,58 @@ describe('per-key quota', () => {
 
   it('does not limit a key without a quota', async () => {
     for (let i = 0; i < 10; i++) expect((await probe('free-key')).statusCode).toBe(200);
+  });
+});
+
+describe('a quota checked beside the Idempotency-Key claim (deferApiKeyQuota)', () => {
+  const prefix = uniquePrefix('quota-deferred');
+  let app: ReturnType<typeof Fastify>;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    redis = new Redis(testRedisUrl());
+    app = Fastify({ loggerInstance: createLogger({ service: 'test', stream: new LogCapture() }) });
+    await app.register(errorHandler);
+    await app.register(redisPlugin, { url: testRedisUrl(), commandTimeoutMs: 2000 });
+    await app.register(apiKeys, {
+      keys: parseApiKeys(`once:${sha('once-key')}:1`),
+      keyPrefix: prefix,
+      // An hour: the two requests below fall in one window.
+      quotaWindowMs: 3_600_000,
+    });
+    await app.register(idempotency, { keyPrefix: prefix });
+    app.post(
+      '/probe',
+      { onRequest: app.apiKeyAuth, preHandler: app.idempotency, config: { deferApiKeyQuota: true } },
+      async () => ({ ok: true }),
+    );
+    await app.ready();
+  });
+  afterAll(async () => {
+    await app.close();
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+  });
+
+  const post = (idempotencyKey?: string) =>
+    app.inject({
+      method: 'POST',
+      url: '/probe',
+      headers: {
+        'x-api-key': 'once-key',
+        ...(idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey }),
+      },
+      payload: {},
+    });
+
+  it('refuses over the quota with or without a key, and releases the claim of a refused request', async () => {
+    expect((await post('first')).statusCode).toBe(200);
+    const refused = await post('second');
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toMatchObject({ code: 'API_KEY_QUOTA_EXCEEDED' });
+    expect((await post()).statusCode).toBe(429);
+    // Only the first request's answer is kept; the refused one left no claim behind.
+    const [, claims] = await redis.scan('0', 'MATCH', `${prefix}idem:*`, 'COUNT', 1000);
+    expect(claims).toHaveLength(1);
   });
 });

@@ -21,7 +21,7 @@ import {
   type SmsProvider,
 } from '@otp/sms';
 import { DelayedError, UnrecoverableError } from 'bullmq';
-import Value from 'typebox/value';
+import { Compile } from 'typebox/compile';
 import { baseDelayOf, retryFitsCodeLife } from './backoff.js';
 import type { OutgoingSms } from './providers/outgoing-sms.js';
 import type { BreakerGate, SharedBreaker } from './providers/shared-breaker.js';
@@ -78,6 +78,9 @@ export interface SendProcessorDeps {
   /** @defaultValue Date.now */
   now?: () => number;
 }
+
+// Compiled once: the interpreting Value.Check walked the schema for every job.
+const checkSendJobData = Compile(SendJobData);
 
 /** What a job remembers between attempts: providers it gave up on and tries per provider. */
 interface ChainProgress {
@@ -149,7 +152,7 @@ export function createSendProcessor(deps: SendProcessorDeps) {
   }
 
   return async function processSendJob(job: SendJob, token?: string): Promise<SendJobResult> {
-    if (!Value.Check(SendJobData, job.data)) {
+    if (!checkSendJobData.Check(job.data)) {
       // A job from a newer or broken producer: retrying cannot make it readable.
       baseLog.error({ jobId: job.id }, 'send job has an unknown shape; dropping it');
       throw new UnrecoverableError('send job payload does not match the contract (v1)');
@@ -291,12 +294,15 @@ export function createSendProcessor(deps: SendProcessorDeps) {
         waitMs = Math.min(waitMs ?? gate.retryInMs, gate.retryInMs);
         continue;
       }
-      await emit(log, { type: 'sending', ...ids, provider });
+      // The 'sending' record goes out beside the provider call, not before it: the status
+      // store moves a record forward only, so a 'sent' that overtook it still stands.
+      const sending = emit(log, { type: 'sending', ...ids, provider });
       try {
         const send = (signal?: AbortSignal) => link.provider.send(message, signal ? { signal } : {});
-        const receipt = link.breaker
-          ? await link.breaker.run(gate, send, deps.signal)
-          : await send(deps.signal);
+        const receipt = await (link.breaker
+          ? link.breaker.run(gate, send, deps.signal)
+          : send(deps.signal)
+        ).finally(() => sending);
         const latencyMs = now() - data.acceptedAt;
         log.info(
           {

@@ -67,6 +67,14 @@ export function createWorkerService(
   );
   const queueNames = sendQueueNames(config.queueName, config.queueShards ?? 1, isCluster(connection));
   connection.on('error', (err) => logger.error({ err, component: 'redis' }, 'redis connection error'));
+  // The jobs' own commands (liveness, status records, breaker) on a second connection with
+  // auto-pipelining: what concurrent jobs ask in one tick leaves in one write. BullMQ keeps
+  // the first to itself, so its commands are never queued behind a batch.
+  const commands = createRedisClient(
+    config.redisCluster ? { cluster: config.redisCluster } : { url: config.redisUrl },
+    { maxRetriesPerRequest: null, enableAutoPipelining: true },
+  );
+  commands.on('error', (err) => logger.error({ err, component: 'redis' }, 'redis connection error'));
 
   const chain: ChainLink[] = (options.providers ?? createChainProviders(config, logger)).map(
     ({ provider, secrets }) => ({
@@ -78,7 +86,7 @@ export function createWorkerService(
         : {
             breaker: createSharedBreaker({
               provider: provider.name,
-              redis: connection,
+              redis: commands,
               keyPrefix: config.redisKeyPrefix,
               failureThreshold: config.breaker.failureThreshold,
               cooldownMs: config.breaker.cooldownMs,
@@ -123,7 +131,7 @@ export function createWorkerService(
   eventsQueue?.on('error', (err) => logger.error({ err, component: 'events' }, 'events queue error'));
   const enqueueErrors = config.events ? eventEnqueueErrorCounter(telemetry.metrics.registry) : undefined;
   const statusStore = createStatusStore({
-    redis: connection,
+    redis: commands,
     keyPrefix: config.redisKeyPrefix,
     ...(eventsQueue && config.events
       ? {
@@ -144,7 +152,7 @@ export function createWorkerService(
 
   const processor = createSendProcessor({
     store: createCodeStore({
-      redis: connection,
+      redis: commands,
       keyPrefix: config.redisKeyPrefix,
       maxAttempts: config.otpMaxAttempts,
       // The worker only asks whether a code is live; these two matter to issuing only.
@@ -221,7 +229,7 @@ export function createWorkerService(
       await eventsQueue?.close();
       await heartbeat.stop();
       await telemetry.close();
-      await connection.quit();
+      await Promise.all([connection.quit(), commands.quit()]);
       return outcome;
     } finally {
       clearTimeout(timer);

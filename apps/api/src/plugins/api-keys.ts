@@ -12,6 +12,19 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The caller's key entry; null on an open API (no keys configured). */
     apiKey: ApiKeyEntry | null;
+    /**
+     * The key's quota check when a later hook awaits it (`deferApiKeyQuota`); it rejects
+     * with the 429 (or 503) the request must answer.
+     */
+    apiKeyQuota: Promise<void> | null;
+  }
+  interface FastifyContextConfig {
+    /**
+     * The quota check is started in onRequest but awaited by the idempotency pre-handler,
+     * beside its claim: one round trip for both. Refusals then come after body validation.
+     * @defaultValue false
+     */
+    deferApiKeyQuota?: boolean;
   }
 }
 
@@ -48,6 +61,7 @@ return {count, redis.call('PTTL', KEYS[1])}
 export default fp<ApiKeysPluginOptions>(
   async (fastify, { keys, keyPrefix, quotaWindowMs = 60_000 }) => {
     fastify.decorateRequest('apiKey', null);
+    fastify.decorateRequest('apiKeyQuota', null);
     const unauthorized = () =>
       new AppError(
         ErrorCode.UNAUTHORIZED,
@@ -68,20 +82,31 @@ export default fp<ApiKeysPluginOptions>(
       }
       request.apiKey = entry;
       if (entry.perMinute === undefined) return;
+      const quota = checkQuota(entry, entry.perMinute);
+      if (request.routeOptions.config.deferApiKeyQuota === true) {
+        // Marked handled here; the pre-handler that awaits it still sees the refusal.
+        quota.catch(() => {});
+        request.apiKeyQuota = quota;
+        return;
+      }
+      await quota;
+    };
+
+    async function checkQuota(entry: ApiKeyEntry, perMinute: number): Promise<void> {
       const windowStart = Math.floor(Date.now() / quotaWindowMs);
       const [count, ttlMs] = (await whileRedisAnswers(() =>
         quotaScript.run(fastify.redis, [`${keyPrefix}quota:${entry.name}:${windowStart}`], [quotaWindowMs]),
       )) as [number, number];
-      if (count > entry.perMinute) {
+      if (count > perMinute) {
         const retryAfter = Math.max(1, Math.ceil(ttlMs / 1000));
         throw new AppError(
           ErrorCode.API_KEY_QUOTA_EXCEEDED,
           429,
-          `API key "${entry.name}" is over its quota of ${entry.perMinute} requests per minute.`,
+          `API key "${entry.name}" is over its quota of ${perMinute} requests per minute.`,
           { headers: { 'retry-after': String(retryAfter) }, details: { retry_after: retryAfter } },
         );
       }
-    };
+    }
     fastify.decorate('apiKeyAuth', apiKeyAuth);
   },
   { name: 'api-keys', dependencies: ['redis'] },

@@ -5,6 +5,10 @@ import fp from 'fastify-plugin';
 import { localizedMessage, pickLanguage } from '../i18n/messages.js';
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** The stable `code` of the error answer this handler made, for metrics; null otherwise. */
+    errorCode: string | null;
+  }
   interface FastifyContextConfig {
     /**
      * false: a wrong method on this path answers 404 like an unknown path, not 405 (a path
@@ -118,7 +122,17 @@ function routePattern(url: string): RegExp {
 /** One place that turns every failure into `{ statusCode, code, error, message }`. */
 export default fp(
   async (fastify) => {
+    fastify.decorateRequest('errorCode', null);
     fastify.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const answer = errorAnswer(error, request);
+      request.errorCode = answer.body.code;
+      return reply.code(answer.body.statusCode).headers(answer.headers).send(answer.body);
+    });
+
+    function errorAnswer(
+      error: FastifyError,
+      request: FastifyRequest,
+    ): { body: ErrorBody; headers: Record<string, string> } {
       if (error instanceof AppError) {
         // Overload refusals are logged by the overload plugin, at most once a second.
         if (error.statusCode >= 500 && error.code !== ErrorCode.SERVICE_OVERLOADED)
@@ -130,26 +144,26 @@ export default fp(
           language === undefined
             ? error.message
             : (localizedMessage(error.messageKey, language, error.details) ?? error.message);
-        return reply
-          .code(error.statusCode)
-          .headers(error.headers)
-          .send(body(error.statusCode, error.code, message, error.details));
+        return {
+          body: body(error.statusCode, error.code, message, error.details),
+          headers: error.headers,
+        };
       }
       if (error.validation) {
-        return reply.code(400).send(body(400, ErrorCode.VALIDATION_ERROR, describeValidation(error)));
+        return { body: body(400, ErrorCode.VALIDATION_ERROR, describeValidation(error)), headers: {} };
       }
       const known = error.code ? FASTIFY_CODES[error.code] : undefined;
       if (known) {
-        return reply.code(known.status).send(body(known.status, known.code, known.message ?? error.message));
+        return { body: body(known.status, known.code, known.message ?? error.message), headers: {} };
       }
       const status = error.statusCode ?? 500;
       if (status < 500) {
-        return reply.code(status).send(body(status, ErrorCode.VALIDATION_ERROR, error.message));
+        return { body: body(status, ErrorCode.VALIDATION_ERROR, error.message), headers: {} };
       }
       // Never show a 5xx's internals to the client; the log has them.
       request.log.error({ err: error }, 'unhandled error');
-      return reply.code(500).send(body(500, ErrorCode.INTERNAL_ERROR, 'Internal server error.'));
-    });
+      return { body: body(500, ErrorCode.INTERNAL_ERROR, 'Internal server error.'), headers: {} };
+    }
 
     // Every route's path and methods, so a known path with a wrong method answers 405.
     const routes: { pattern: RegExp; methods: string[] }[] = [];

@@ -110,9 +110,16 @@ export default fp<IdempotencyPluginOptions>(
     }
 
     const idempotency: preHandlerAsyncHookHandler = async (request, reply) => {
+      // The API key's quota, when its check was left to this hook (deferApiKeyQuota): it
+      // runs beside the claim, and a refused request's claim is released like any other.
+      const quota = request.apiKeyQuota;
       const header = request.headers['idempotency-key'];
-      if (header === undefined) return;
+      if (header === undefined) {
+        await quota;
+        return;
+      }
       if (typeof header !== 'string' || !KEY_FORMAT.test(header)) {
+        await quota;
         throw new AppError(
           ErrorCode.VALIDATION_ERROR,
           400,
@@ -125,18 +132,22 @@ export default fp<IdempotencyPluginOptions>(
       const key = redisKey(request, header);
       const pending: Stored = { state: 'pending', bodyHash, nonce: randomUUID() };
       const pendingValue = JSON.stringify(pending);
-      const claimed = await whileRedisAnswers(() =>
-        fastify.redis.set(key, pendingValue, 'EX', pendingTtlSeconds, 'NX'),
-      ).catch((err: unknown) => {
-        // The claim may still land after this request gave up: release it once Redis
-        // answers, so the retry is not told "in progress" for a request that is gone.
-        void releaseLater(key, pendingValue, request.log);
-        throw err;
-      });
-      if (claimed === 'OK') {
-        request.idempotency = { key, bodyHash, ttlSeconds, pendingValue };
-        return;
-      }
+      const [claim, quotaCheck] = await Promise.allSettled([
+        whileRedisAnswers(() => fastify.redis.set(key, pendingValue, 'EX', pendingTtlSeconds, 'NX')).catch(
+          (err: unknown) => {
+            // The claim may still land after this request gave up: release it once Redis
+            // answers, so the retry is not told "in progress" for a request that is gone.
+            void releaseLater(key, pendingValue, request.log);
+            throw err;
+          },
+        ),
+        quota,
+      ]);
+      const claimed = claim.status === 'fulfilled' && claim.value === 'OK';
+      if (claimed) request.idempotency = { key, bodyHash, ttlSeconds, pendingValue };
+      if (quotaCheck.status === 'rejected') throw quotaCheck.reason;
+      if (claim.status === 'rejected') throw claim.reason;
+      if (claimed) return;
       const raw = await whileRedisAnswers(() => fastify.redis.get(key));
       const stored = raw ? (JSON.parse(raw) as Stored) : undefined;
       if (!stored) {

@@ -56,10 +56,15 @@ export default fp<MetricsPluginOptions>(
     };
 
     fastify.addHook('onSend', async (request, reply, payload) => {
-      // Error answers are read for their code; an OTP answer only when the service never
-      // told us the country (the request stopped before it, or was an idempotent replay).
-      const needsCountry = request.routeOptions.config.otpMetric && request.phoneCountry === null;
-      if (reply.statusCode >= 400 || needsCountry) {
+      // The error handler hands over its code (request.errorCode) and the OTP service the
+      // phone's country (request.phoneCountry), so most answers are not read again. What is
+      // left: error answers made elsewhere (404, a replayed error) for their code, and an OTP
+      // answer whose country nobody told (an idempotent replay) for its phone.
+      const read =
+        reply.statusCode >= 400
+          ? request.errorCode === null
+          : request.routeOptions.config.otpMetric !== undefined && request.phoneCountry === null;
+      if (read) {
         answers.set(request, readAnswer(payload));
       }
       return payload;
@@ -70,12 +75,13 @@ export default fp<MetricsPluginOptions>(
       const statusCode = reply.statusCode;
       metrics.observeRequest({ method: request.method, route, statusCode }, reply.elapsedTime / 1000);
       const answer = answers.get(request) ?? {};
-      if (statusCode >= 400) metrics.recordError({ route, code: errorCodeLabel(answer.code) });
+      const code = request.errorCode ?? answer.code;
+      if (statusCode >= 400) metrics.recordError({ route, code: errorCodeLabel(code) });
       const operation = request.routeOptions.config.otpMetric;
       if (!operation) return;
       const requestPhone = (request.body as { phone_number?: unknown } | undefined)?.phone_number;
       metrics.recordOtp(operation, {
-        result: otpResult(operation, statusCode, answer.code),
+        result: otpResult(operation, statusCode, code),
         country: request.phoneCountry ?? countryOf(answer.phone ?? requestPhone),
       });
     });

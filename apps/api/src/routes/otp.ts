@@ -37,8 +37,9 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/send-otp/',
     {
-      // Feeds otp_sends_total (plugins/metrics.ts reads the result off the answer).
-      config: { otpMetric: 'send' },
+      // Feeds otp_sends_total (plugins/metrics.ts reads the result off the answer). The API
+      // key's quota is awaited by the idempotency pre-handler, beside its claim.
+      config: { otpMetric: 'send', deferApiKeyQuota: true },
       onRequest: fastify.apiKeyAuth,
       preHandler: fastify.idempotency,
       schema: {
@@ -82,7 +83,7 @@ const otpRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/verify-otp/',
     {
-      config: { otpMetric: 'verify' },
+      config: { otpMetric: 'verify', deferApiKeyQuota: true },
       onRequest: fastify.apiKeyAuth,
       // A verify whose answer was lost (a timeout) can be retried with the same key and
       // gets the first answer: a 200 if that request spent the code.

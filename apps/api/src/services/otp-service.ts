@@ -111,7 +111,7 @@ export interface OtpServiceOptions {
    */
   liveTransports?: () => Promise<readonly string[]>;
   /** Records queued and verified for GET /verifications/:id. @defaultValue undefined (not recorded) */
-  status?: Pick<StatusStore, 'queued' | 'verified' | 'canceled'>;
+  status?: Pick<StatusStore, 'queued' | 'verified' | 'canceled' | 'discard'>;
   limits: SendLimitSettings;
   /** E.164 prefixes refused with 403 PHONE_BLOCKED. */
   blockedPrefixes: readonly string[];
@@ -253,13 +253,17 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
     return code;
   }
 
-  // The code is already issued (or spent) when a status is written: a failed write is
-  // logged, never turned into the request's failure.
-  async function recordStatus(log: FastifyBaseLogger, write: () => Promise<unknown> | undefined) {
+  // The code is already spent when its status is written: a failed write is logged, never
+  // turned into the request's failure.
+  async function recordStatus(
+    log: FastifyBaseLogger,
+    about: Record<string, unknown>,
+    write: () => Promise<unknown> | undefined,
+  ) {
     try {
       await write();
     } catch (err) {
-      log.error({ err }, 'could not record verification status');
+      log.error({ ...about, err }, 'could not record verification status');
     }
   }
 
@@ -457,76 +461,88 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         throw tooMany(limit.code, limit.message, issued.retryAfterSeconds);
       }
 
-      const log = ctx.log.child({ verificationId, phone: maskPhone(phone), country });
+      // Bound to each line instead of a child logger: a child per request costs more than
+      // the lines it serves at the default level.
+      const about = { verificationId, phone: maskPhone(phone), country };
       const answer: SendOutcome = {
         phone,
         verificationId,
         expiresIn: kept ? Math.max(1, Math.floor(kept.ttlMs / 1000)) : options.otpTtlSeconds,
         resendAfter: options.resendCooldownSeconds,
         resent: kept !== undefined,
-        ...(options.debugMode && (await debugCodeAllowed(log)) ? { debugCode: code } : {}),
+        ...(options.debugMode && (await debugCodeAllowed(ctx.log)) ? { debugCode: code } : {}),
       };
       if (testCode !== undefined) {
         // Reviewers and QA: a fixed code and no SMS, but every use is on record.
-        log.warn({ apiKey: ctx.apiKeyName, ip: ctx.ip }, 'test number used: no SMS sent');
+        ctx.log.warn({ ...about, apiKey: ctx.apiKeyName, ip: ctx.ip }, 'test number used: no SMS sent');
         return answer;
       }
+      const acceptedAt = Date.now();
       const data: SendJobData = {
         v: 2,
         verificationId,
-        phoneMasked: maskPhone(phone),
+        phoneMasked: about.phone,
         country,
         sealed: sealJob(keys, { verificationId, phone, code }),
-        acceptedAt: Date.now(),
+        acceptedAt,
         requestId: ctx.requestId,
         // Only when asked for: jobs without them stay readable by older workers.
         ...(ctx.locale === undefined ? {} : { locale: ctx.locale }),
         ...(ctx.appHash === undefined ? {} : { appHash: ctx.appHash }),
       };
-      try {
+      // The enqueue and the status record go out together (one round trip on the shared,
+      // auto-pipelined connection): the record does not depend on the job, and a worker
+      // that picks the job up first writes a stub the record completes. A resend writes no
+      // record: the verification's (owner, request, expiry, metadata, and its expiry event,
+      // scheduled once on `queued`) stays, and this send's SMS can only move it forward.
+      const status = kept ? undefined : options.status;
+      const [enqueued, recorded] = await Promise.allSettled([
         // One job per send: a resend's job id is its own send id (the worker tells a resend
         // by it), while the job data names the verification whose code it carries.
-        await whileRedisAnswers(() =>
+        whileRedisAnswers(() =>
           (options.queueFor?.(phone) ?? queue).add(
             SEND_JOB_NAME,
             data,
             sendJobOptions(options.jobOptions, verificationId, sendId),
           ),
-        );
-      } catch (err) {
-        // The code is stored but no SMS will carry it: take it back so the client's
-        // retry is not refused by the cooldown for a code it never received. Undone by
-        // send id: a resend's undo gives back its own charges and keeps the code, which
-        // an earlier SMS may already have brought to the user.
-        await store.revoke({ phone, verificationId: sendId, limits }).catch((revokeErr: unknown) => {
-          log.warn(
-            { err: revokeErr },
-            'could not revoke code after enqueue failure; retrying in the background',
-          );
-          undoInBackground({ phone, verificationId: sendId, limits }, log);
-        });
-        throw err;
-      }
-      if (kept) {
-        // The verification's record stays as it is (owner, request, expiry, metadata, and
-        // its expiry event, scheduled once on `queued`); this send's SMS can only move its
-        // status forward.
-        log.info('code kept and resend queued');
-        return answer;
-      }
-      await recordStatus(log, () =>
-        options.status?.queued({
+        ),
+        status?.queued({
           verificationId,
           phone,
           country,
-          expiresAt: data.acceptedAt + options.otpTtlSeconds * 1000,
+          expiresAt: acceptedAt + options.otpTtlSeconds * 1000,
           requestId: ctx.requestId,
-          at: data.acceptedAt,
+          at: acceptedAt,
           ...(ctx.apiKeyName === undefined ? {} : { owner: ownerOf(ctx.apiKeyName) }),
           ...(metadata === undefined ? {} : { metadata }),
         }),
-      );
-      log.info('code issued and send queued');
+      ]);
+      if (enqueued.status === 'rejected') {
+        // The code is stored but no SMS will carry it: take it back so the client's
+        // retry is not refused by the cooldown for a code it never received, and drop the
+        // record of a verification the client never learns about.
+        if (recorded.status === 'fulfilled') {
+          await status?.discard(verificationId).catch((err: unknown) => {
+            ctx.log.warn({ ...about, err }, 'could not discard the status record of a failed enqueue');
+          });
+        }
+        // Undone by send id: a resend's undo gives back its own charges and keeps the code,
+        // which an earlier SMS may already have brought to the user.
+        await store.revoke({ phone, verificationId: sendId, limits }).catch((revokeErr: unknown) => {
+          ctx.log.warn(
+            { ...about, err: revokeErr },
+            'could not revoke code after enqueue failure; retrying in the background',
+          );
+          undoInBackground({ phone, verificationId: sendId, limits }, ctx.log);
+        });
+        throw enqueued.reason;
+      }
+      // The code is already issued when a status is written: a failed write is logged,
+      // never turned into the request's failure.
+      if (recorded.status === 'rejected') {
+        ctx.log.error({ ...about, err: recorded.reason }, 'could not record verification status');
+      }
+      ctx.log.info(about, kept ? 'code kept and resend queued' : 'code issued and send queued');
       return answer;
     },
 
@@ -578,14 +594,16 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
           now: now(),
         }),
       );
-      const log = ctx.log.child({
+      // Fields bound to each line rather than a child logger (see send).
+      const about = {
         phone: maskPhone(phone),
         ...('verificationId' in result ? { verificationId: result.verificationId } : {}),
-      });
+      };
+      const log = ctx.log;
       switch (result.status) {
         case 'limited':
           log.warn(
-            { retryAfterSeconds: result.retryAfterSeconds, scope: result.scope },
+            { ...about, retryAfterSeconds: result.retryAfterSeconds, scope: result.scope },
             'verify refused: too many failures',
           );
           throw tooMany(
@@ -594,11 +612,13 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
             result.retryAfterSeconds,
           );
         case 'verified':
-          await recordStatus(log, () => options.status?.verified({ verificationId: result.verificationId }));
-          log.info('code verified');
+          await recordStatus(log, about, () =>
+            options.status?.verified({ verificationId: result.verificationId }),
+          );
+          log.info(about, 'code verified');
           return { phone, verificationId: result.verificationId };
         case 'invalid':
-          log.info({ attemptsLeft: result.attemptsLeft }, 'wrong code');
+          log.info({ ...about, attemptsLeft: result.attemptsLeft }, 'wrong code');
           throw new AppError(
             ErrorCode.OTP_INVALID,
             400,
@@ -606,7 +626,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
             { details: { attempts_left: result.attemptsLeft } },
           );
         case 'attempts_exceeded':
-          log.warn('verify refused: attempts exceeded');
+          log.warn(about, 'verify refused: attempts exceeded');
           throw new AppError(ErrorCode.OTP_ATTEMPTS_EXCEEDED, 429, englishMessage('OTP_ATTEMPTS_EXCEEDED'));
         default:
           throw new AppError(ErrorCode.OTP_EXPIRED, 400, englishMessage('OTP_EXPIRED'));

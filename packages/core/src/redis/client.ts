@@ -27,6 +27,7 @@ export type RedisClientOptions = Pick<
   | 'retryStrategy'
   | 'lazyConnect'
   | 'enableReadyCheck'
+  | 'enableAutoPipelining'
 >;
 
 /**
@@ -82,13 +83,15 @@ export function parseClusterNodes(value: string): NonNullable<RedisTarget['clust
  */
 export function createRedisClient(target: RedisTarget, options: RedisClientOptions = {}): RedisClient {
   if (!target.cluster) return new Redis(target.url, options);
-  const { retryStrategy, enableOfflineQueue, lazyConnect, ...perNode } = options;
+  const { retryStrategy, enableOfflineQueue, lazyConnect, enableAutoPipelining, ...perNode } = options;
   const { nodes, username, password, tls } = target.cluster;
   return new Cluster(
     nodes.map((node) => ({ host: node.host, port: node.port })),
     {
       ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
       ...(lazyConnect === undefined ? {} : { lazyConnect }),
+      // A cluster pipelines per node itself: the option belongs to the Cluster, not its nodes.
+      ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
       ...(retryStrategy ? { clusterRetryStrategy: (times: number) => retryStrategy(times) } : {}),
       // A failover or a restarted master: ask again soon, the client follows MOVED replies.
       retryDelayOnFailover: 100,

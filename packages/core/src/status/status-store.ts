@@ -138,6 +138,11 @@ export interface StatusStore {
     /** The send's metadata, kept with the record and shown in answers and events. */
     metadata?: Record<string, string>;
   }): Promise<WriteResult>;
+  /**
+   * Forgets a record the API wrote beside an enqueue that then failed: the client never got
+   * its verification id, and no SMS will be sent.
+   */
+  discard(verificationId: string): Promise<void>;
   /** The worker starts delivery attempt `attempt` (1-based). */
   sending(input: { verificationId: string; attempt: number }): Promise<WriteResult>;
   /**
@@ -272,6 +277,10 @@ export function createStatusStore(options: StatusStoreOptions): StatusStore {
         expiresAt,
       });
       return previous === '' ? { outcome } : { outcome, previous: previous as StoredStatus };
+    },
+
+    async discard(verificationId) {
+      await redis.del(recordKey(verificationId));
     },
 
     sending({ verificationId, attempt }) {
