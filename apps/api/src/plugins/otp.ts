@@ -9,12 +9,15 @@ import {
 import { Queue } from 'bullmq';
 import fp from 'fastify-plugin';
 import type { ApiConfig } from '../config.js';
+import { createFraudGuard, type FraudGuard } from '../services/fraud-guard.js';
 import { createOtpService, type OtpService } from '../services/otp-service.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     otp: OtpService;
     sendQueue: Queue;
+    /** Per-range counters and blocks against SMS pumping (FRAUD_GUARD). */
+    fraudGuard: FraudGuard;
   }
   interface FastifyRequest {
     /** The country of the phone an OTP request was about, once the service has read it. */
@@ -52,7 +55,13 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
         perClient: config.failedVerifiesPerIpPerHour,
       },
     });
+    const fraudGuard = createFraudGuard({
+      redis: fastify.redis,
+      keyPrefix: config.redisKeyPrefix,
+      settings: config.fraud,
+    });
     fastify.decorate('sendQueue', queue);
+    fastify.decorate('fraudGuard', fraudGuard);
     fastify.decorateRequest('phoneCountry', null);
     fastify.decorate(
       'otp',
@@ -78,6 +87,7 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
         blockedPrefixes: config.blockedPrefixes,
         testNumbers: config.testNumbers,
         purposes: config.purposes,
+        fraud: fraudGuard,
         now: clock,
       }),
     );

@@ -23,6 +23,7 @@ import {
 } from '@otp/core';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
+import type { FraudBlock, FraudGuard, FraudSendContext } from './fraud-guard.js';
 import { REDIS_ERROR_CODES, whileRedisAnswers } from './redis-errors.js';
 import { buildSendLimits, type SendLimitName, type SendLimitSettings } from './send-limits.js';
 
@@ -51,6 +52,10 @@ const LIMIT_ERRORS: Record<SendLimitName, { code: ErrorCode; message: (retryAfte
   daily_budget: {
     code: ErrorCode.SMS_BUDGET_EXHAUSTED,
     message: (s) => `The daily SMS budget is spent; sending resumes in ${s} s.`,
+  },
+  fraud_block: {
+    code: ErrorCode.FRAUD_SUSPECTED,
+    message: (s) => `Codes to this number range are paused after suspicious traffic; try again in ${s} s.`,
   },
 };
 
@@ -130,6 +135,8 @@ export interface OtpServiceOptions {
    * development does not hit "try again in 3036 s" after ~20 sends. @defaultValue false
    */
   loopbackExemptFromIpLimit?: boolean;
+  /** Counts sends and verifies per number range and blocks pumping. @defaultValue undefined (off) */
+  fraud?: FraudGuard;
   /** Pauses between attempts to undo a timed-out issue. @defaultValue 0.25 s doubling to 8 s */
   undoRetryDelaysMs?: readonly number[];
 }
@@ -151,6 +158,8 @@ export interface RequestContext {
   loopback?: boolean;
   /** Set when the caller presented an API key. */
   apiKeyName?: string;
+  /** The caller's API key is marked trusted: the fraud guard counts its sends but never blocks them. */
+  apiKeyTrusted?: boolean;
   /**
    * The request's Idempotency-Key record to store in the same step that spends the code,
    * so a retry whose first answer was lost gets that 200 back.
@@ -183,8 +192,32 @@ export interface OtpService {
 }
 
 export function createOtpService(options: OtpServiceOptions): OtpService {
-  const { store, queue, keys } = options;
+  const { store, queue, keys, fraud } = options;
   const now = options.now ?? Date.now;
+
+  // Fraud guard bookkeeping runs off the response path; the guard's settle() awaits it.
+  function inBackground(log: FastifyBaseLogger, work: Promise<unknown> | undefined): void {
+    work?.catch((err: unknown) => log.error({ err }, 'fraud guard bookkeeping failed'));
+  }
+
+  function logBlock(log: FastifyBaseLogger, block: FraudBlock): void {
+    log.warn(
+      {
+        range: block.range,
+        country: block.country,
+        mode: block.mode,
+        offence: block.level,
+        blockSeconds: Math.round((block.expiresAt - block.blockedAt) / 1000),
+        recentSends: block.recentSends,
+        baselineSends: block.baselineSends,
+        sampleSends: block.sampleSends,
+        sampleVerified: block.sampleVerified,
+      },
+      block.mode === 'enforce'
+        ? 'fraud guard: number range blocked (many codes, few verified)'
+        : 'fraud guard (record_only): number range would be blocked (many codes, few verified)',
+    );
+  }
 
   /** The address the per-IP limit counts, or undefined when it does not apply to this caller. */
   function ipToLimit(ctx: RequestContext): string | undefined {
@@ -295,7 +328,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
   return {
     async close() {
       stopUndo.abort();
-      await Promise.allSettled([...undoing]);
+      await Promise.allSettled([...undoing, fraud?.settle()]);
     },
 
     async send(phoneInput, ctx) {
@@ -306,13 +339,23 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       const testCode = options.testNumbers.get(phone);
       const code = testCode ?? generateCode(options.otpLength);
       const at = now();
-      const limits = buildSendLimits(options.limits, {
+      const fraudContext: FraudSendContext = {
         phone,
         country,
-        ip: ipToLimit(ctx),
-        isTestNumber: testCode !== undefined,
         now: at,
-      });
+        isTestNumber: testCode !== undefined,
+        trusted: ctx.apiKeyTrusted === true,
+      };
+      const limits = [
+        ...buildSendLimits(options.limits, {
+          phone,
+          country,
+          ip: ipToLimit(ctx),
+          isTestNumber: testCode !== undefined,
+          now: at,
+        }),
+        ...(fraud?.limits(fraudContext) ?? []),
+      ];
 
       const issued = await whileRedisAnswers(() =>
         store
@@ -343,6 +386,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       }
       if (!issued.ok) {
         const refusal = issued.reason === 'cooldown' ? 'resend_cooldown' : issued.limit;
+        if (refusal === 'fraud_block') inBackground(ctx.log, fraud?.afterRefused(fraudContext));
         ctx.log.info(
           { phone: maskPhone(phone), country, refusal, retryAfterSeconds: issued.retryAfterSeconds },
           'send refused by a limit',
@@ -408,12 +452,18 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         }),
       );
       log.info('code issued and send queued');
+      inBackground(
+        log,
+        fraud?.afterSend(fraudContext).then((block) => {
+          if (block) logBlock(log, block);
+        }),
+      );
       return answer;
     },
 
     async verify(phoneInput, codeInput, ctx) {
       const purpose = checkPurpose(ctx.purpose);
-      const { e164: phone } = normalize(phoneInput, ctx);
+      const { e164: phone, country } = normalize(phoneInput, ctx);
       const code = normalizeCode(codeInput);
       const result = await whileRedisAnswers(() =>
         store.verify({
@@ -454,6 +504,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
             result.retryAfterSeconds,
           );
         case 'verified':
+          inBackground(log, fraud?.afterVerify({ phone, country, now: now() }));
           await recordStatus(log, () => options.status?.verified({ verificationId: result.verificationId }));
           log.info('code verified');
           return { phone, verificationId: result.verificationId };

@@ -33,9 +33,13 @@ export interface SendLimit<Name extends string = string> {
    * `sliding`: exact, any window-long stretch holds at most `max` (a sorted set of send
    * times; for small per-phone and per-IP limits). `fixed`: a counter that resets when its
    * key expires (for large daily budgets, where the key names the day). `check`: refuse
-   * while a sliding set counted elsewhere is full, count nothing (a lock).
+   * while a sliding set counted elsewhere is full, count nothing (a lock). `pass`: while
+   * this key exists, the `block` limits listed after it do not apply (an exemption; `max`
+   * and `windowMs` unused). `block`: refuse until the time (epoch ms) this key holds, if
+   * any (`max` unused). `count`: count the send into this key, which names its time bucket and
+   * expires `windowMs` after its first count; never refuses (`max` unused).
    */
-  kind: 'sliding' | 'fixed' | 'check';
+  kind: 'sliding' | 'fixed' | 'check' | 'pass' | 'block' | 'count';
 }
 
 export type IssueResult =
@@ -120,7 +124,8 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
   const clientFailedKey = (phone: string, client: string) => `${prefix}{${phone}}:vf:${client}`;
   const callerFailedKey = (client: string) => `${prefix}vf-caller:${client}`;
   const failedVerifies = options.failedVerifies ?? { max: 0, windowMs: 1 };
-  const kindArg = (kind: SendLimit['kind']) => (kind === 'sliding' ? 's' : kind === 'fixed' ? 'f' : 'c');
+  const KIND_ARGS = { sliding: 's', fixed: 'f', check: 'c', pass: 'p', block: 'b', count: 'n' } as const;
+  const kindArg = (kind: SendLimit['kind']) => KIND_ARGS[kind];
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
   return {

@@ -11,7 +11,9 @@ import { LuaScript } from './lua-script.js';
  *
  * KEYS: code hash, cooldown string, the issue's undo mark, then one key per limit.
  * ARGV: digest, verification id, ttl s, cooldown s, now ms, limit count, then per limit:
- *   kind ('s' sliding | 'f' fixed | 'c' check a sliding set counted elsewhere), max, window ms.
+ *   kind ('s' sliding | 'f' fixed | 'c' check a sliding set counted elsewhere | 'p' pass:
+ *   while this key exists the 'b' limits after it are skipped | 'b' block: refuse until the
+ *   time (ms) this key holds | 'n' count into this key, no max), max, window ms.
  * Returns {1, 0, 0} when issued, {0, ms left, 0} while the cooldown runs, {0, ms left, i}
  * when limit i (1-based) is full, {0, 0, -1} when this verification id was already undone
  * (a write that arrives after its own undo changes nothing).
@@ -22,6 +24,7 @@ export const issueScript = new LuaScript(
 local cooldown = tonumber(ARGV[4])
 local now = tonumber(ARGV[5])
 local n = tonumber(ARGV[6])
+local pass = false
 if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 0, -1} end
 if cooldown > 0 then
   local left = redis.call('PTTL', KEYS[2])
@@ -36,7 +39,14 @@ for i = 1, n do
       local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
       return {0, math.max(1, tonumber(oldest[2]) + window - now), i}
     end
-  else
+  elseif kind == 'p' then
+    -- an exemption (e.g. a number that verified before) from the blocks after it
+    if redis.call('EXISTS', key) == 1 then pass = true end
+  elseif kind == 'b' then
+    -- the key holds the block's end (ms): time comes from the caller's clock, like the windows'
+    local left = (tonumber(redis.call('GET', key)) or 0) - now
+    if not pass and left > 0 then return {0, left, i} end
+  elseif kind == 'f' then
     if (tonumber(redis.call('GET', key)) or 0) >= max then
       return {0, math.max(1, redis.call('PTTL', key)), i}
     end
@@ -48,9 +58,10 @@ for i = 1, n do
   if kind == 's' then
     redis.call('ZADD', key, now, ARGV[2])
     redis.call('PEXPIRE', key, window)
-  elseif kind == 'c' then
-    -- check only: a lock read here, counted elsewhere
+  elseif kind == 'c' or kind == 'p' or kind == 'b' then
+    -- read only: a lock, an exemption or a block, written elsewhere
   elseif redis.call('INCR', key) == 1 then
+    -- 'f' and 'n': the key names its period, so it expires once, from its first count
     redis.call('PEXPIRE', key, window)
   end
 end
@@ -168,7 +179,7 @@ return {'live', redis.call('PTTL', KEYS[1])}
 
 /**
  * KEYS: code hash, cooldown, the issue's undo mark, then the limit keys the issue counted
- * against. ARGV: verification id, undo mark ttl s, then one kind ('s' | 'f' | 'c') per limit.
+ * against. ARGV: verification id, undo mark ttl s, then one kind (see the issue script) per limit.
  * Undoes an issue whose job could not be enqueued (or whose answer never came back), only
  * if nothing newer replaced it, and gives back what it took from each limit: a send that
  * never happened costs nothing. Idempotent: the undo mark makes a second undo a no-op, and
@@ -193,7 +204,7 @@ for i = 4, #KEYS do
   local kind = ARGV[i - 1]
   if kind == 's' then
     redis.call('ZREM', KEYS[i], id)
-  elseif kind == 'f' and (tonumber(redis.call('GET', KEYS[i])) or 0) > 0 then
+  elseif (kind == 'f' or kind == 'n') and (tonumber(redis.call('GET', KEYS[i])) or 0) > 0 then
     redis.call('DECR', KEYS[i])
   end
 end
