@@ -87,7 +87,7 @@ export const ApiEnv = Type.Object({
   FRAUD_MIN_SENDS: Type.Integer({ default: 20, minimum: 1 }),
   FRAUD_SURGE_FACTOR: Type.Number({ default: 5, minimum: 1 }),
   FRAUD_MIN_CONVERSION: Type.Number({ default: 0.3, minimum: 0, maximum: 1 }),
-  FRAUD_CONVERSION_MIN_SAMPLE: Type.Integer({ default: 10, minimum: 1 }),
+  FRAUD_CONVERSION_MIN_SAMPLE: Type.Integer({ default: 8, minimum: 1 }),
   FRAUD_CONVERSION_MIN_AGE_MINUTES: Type.Integer({ default: 2, minimum: 1, maximum: 60 }),
   FRAUD_CONVERSION_MAX_AGE_MINUTES: Type.Integer({ default: 15, minimum: 2, maximum: 120 }),
   FRAUD_BLOCK_SECONDS: Type.String({ default: '900,3600,43200' }),

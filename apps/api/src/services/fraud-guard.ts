@@ -29,7 +29,7 @@ export interface FraudSettings {
   blockSeconds: readonly number[];
   /** An offence is forgotten this long after the range's last block. */
   escalationResetSeconds: number;
-  /** A number that verified is exempt from blocks this long. */
+  /** A number that verified gets one send through a block within this long (renewed by each verify). */
   verifiedExemptSeconds: number;
 }
 
@@ -149,8 +149,11 @@ if sample >= min_sample then
   suspect = verified < min_conversion * sample
 else
   -- Too few sends let through to judge (the range was blocked until now): a range that
-  -- offended before and still surges is blocked again unless people verified.
-  suspect = level > 0 and verified < min_conversion * min_sample
+  -- offended before is blocked again if it is surging right now (the newest minutes hold
+  -- their share of the floor, so the tail of an attack that has stopped does not count)
+  -- and people did not verify.
+  local now_sends = sum(sent, m - age + 1, m) + sum(refused, m - age + 1, m)
+  suspect = level > 0 and now_sends >= tonumber(ARGV[6]) * age / w and verified < min_conversion * min_sample
 end
 if not suspect then return {'ok'} end
 level = level + 1
@@ -259,7 +262,9 @@ export function createFraudGuard(options: {
       const hour = Math.floor(ctx.now / HOUR_MS);
       const limits: SendLimit<'fraud_block'>[] = [];
       if (mode === 'enforce' && !ctx.trusted) {
-        // A number that verified before is a person: the pass comes first, and skips the block.
+        // A number that verified before is a person: its pass gets one send through a block
+        // (spent there, renewed when it verifies again), so an attack cycling through a
+        // range's numbers gets at most one SMS per verified number.
         limits.push({ name: 'fraud_block', key: verifiedKey(ctx.phone), max: 0, windowMs: 0, kind: 'pass' });
         limits.push({
           name: 'fraud_block',

@@ -34,8 +34,9 @@ export interface SendLimit<Name extends string = string> {
    * times; for small per-phone and per-IP limits). `fixed`: a counter that resets when its
    * key expires (for large daily budgets, where the key names the day). `check`: refuse
    * while a sliding set counted elsewhere is full, count nothing (a lock). `pass`: while
-   * this key exists, the `block` limits listed after it do not apply (an exemption; `max`
-   * and `windowMs` unused). `block`: refuse until the time (epoch ms) this key holds, if
+   * this key exists, a send gets through the `block` limits listed after it, once: a send
+   * that needed it deletes the key (an exemption its owner renews; `max` and `windowMs`
+   * unused). `block`: refuse until the time (epoch ms) this key holds, if
    * any (`max` unused). `count`: count the send into this key, which names its time bucket and
    * expires `windowMs` after its first count; never refuses (`max` unused).
    */

@@ -12,7 +12,8 @@ import { LuaScript } from './lua-script.js';
  * KEYS: code hash, cooldown string, the issue's undo mark, then one key per limit.
  * ARGV: digest, verification id, ttl s, cooldown s, now ms, limit count, then per limit:
  *   kind ('s' sliding | 'f' fixed | 'c' check a sliding set counted elsewhere | 'p' pass:
- *   while this key exists the 'b' limits after it are skipped | 'b' block: refuse until the
+ *   while this key exists one send gets through the 'b' limits after it, and a send that
+ *   did deletes the key | 'b' block: refuse until the
  *   time (ms) this key holds | 'n' count into this key, no max), max, window ms.
  * Returns {1, 0, 0} when issued, {0, ms left, 0} while the cooldown runs, {0, ms left, i}
  * when limit i (1-based) is full, {0, 0, -1} when this verification id was already undone
@@ -24,7 +25,7 @@ export const issueScript = new LuaScript(
 local cooldown = tonumber(ARGV[4])
 local now = tonumber(ARGV[5])
 local n = tonumber(ARGV[6])
-local pass = false
+local pass, spend = false, false
 if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 0, -1} end
 if cooldown > 0 then
   local left = redis.call('PTTL', KEYS[2])
@@ -41,11 +42,15 @@ for i = 1, n do
     end
   elseif kind == 'p' then
     -- an exemption (e.g. a number that verified before) from the blocks after it
-    if redis.call('EXISTS', key) == 1 then pass = true end
+    if redis.call('EXISTS', key) == 1 then pass = key end
   elseif kind == 'b' then
     -- the key holds the block's end (ms): time comes from the caller's clock, like the windows'
     local left = (tonumber(redis.call('GET', key)) or 0) - now
-    if not pass and left > 0 then return {0, left, i} end
+    if left > 0 then
+      if not pass then return {0, left, i} end
+      -- a pass lets one send through a block, and is spent (renewed by the next success)
+      spend = pass
+    end
   elseif kind == 'f' then
     if (tonumber(redis.call('GET', key)) or 0) >= max then
       return {0, math.max(1, redis.call('PTTL', key)), i}
@@ -65,6 +70,7 @@ for i = 1, n do
     redis.call('PEXPIRE', key, window)
   end
 end
+if spend then redis.call('DEL', spend) end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'd', ARGV[1], 'id', ARGV[2], 'a', 0)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
