@@ -8,7 +8,7 @@ const escapeText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '
 
 /**
  * Sends per minute around the first attack: requests to the attacked range, the SMS it
- * actually got, and a mean normal range (scaled up to be visible), with the blocks marked.
+ * actually got, and a mean normal range (×100, to be visible), with the blocks marked.
  * Plain SVG, no dependency.
  */
 export function renderChart(report: SimulationReport): string {
@@ -19,7 +19,8 @@ export function renderChart(report: SimulationReport): string {
   const requests = slice(report.series.attackRequests);
   const sent = slice(report.series.attackSent);
   const normalRanges = Math.max(1, report.ranges - report.attacks.length);
-  const normal = slice(report.series.normalSent).map((v) => v / normalRanges);
+  // A normal range gets ~0.2 SMS a minute: scaled by 100 so its line shows.
+  const normal = slice(report.series.normalSent).map((v) => (100 * v) / normalRanges);
   const max = Math.max(1, ...requests);
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
@@ -51,14 +52,15 @@ export function renderChart(report: SimulationReport): string {
   const legend = [
     ['#999', 'attack requests to the range'],
     ['#d62728', 'SMS the attacked range got'],
-    ['#1f77b4', 'SMS to a normal range (mean)'],
+    ['#1f77b4', 'SMS to a normal range (mean, ×100)'],
   ]
     .map(
       ([color, label], i) =>
         `<rect x="${MARGIN.left + i * 230}" y="10" width="12" height="12" fill="${color}"/><text x="${MARGIN.left + i * 230 + 18}" y="20" font-size="12">${escapeText(label as string)}</text>`,
     )
     .join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif">
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" role="img">
+<title>Sends per minute to a range under SMS pumping, with the fraud guard's blocks, and to a normal range</title>
 <rect width="100%" height="100%" fill="#fff"/>
 ${ticks}${blocks}
 <path d="${path(requests)}" fill="none" stroke="#999" stroke-width="1.5"/>

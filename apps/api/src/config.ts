@@ -93,6 +93,7 @@ export const ApiEnv = Type.Object({
   FRAUD_BLOCK_SECONDS: Type.String({ default: '900,3600,43200' }),
   FRAUD_ESCALATION_RESET_SECONDS: Type.Integer({ default: 86_400, minimum: 60 }),
   FRAUD_VERIFIED_EXEMPT_DAYS: Type.Integer({ default: 180, minimum: 1, maximum: 3650 }),
+  FRAUD_PASSES_PER_BLOCK: Type.Integer({ default: 10, minimum: 0 }),
   // The signed `verification_token` of a right code (README, Signed verification results).
   // The `purpose` values a send may carry (comma-separated; each a-z, 0-9, _ or -, ≤ 32).
   OTP_PURPOSES: Type.String({ default: 'login,signup,reset' }),
@@ -317,6 +318,7 @@ export function loadApiConfig(env: Env, options: LoadConfigOptions = {}): ApiCon
       blockSeconds,
       escalationResetSeconds: e.FRAUD_ESCALATION_RESET_SECONDS,
       verifiedExemptSeconds: e.FRAUD_VERIFIED_EXEMPT_DAYS * 86_400,
+      passesPerBlock: e.FRAUD_PASSES_PER_BLOCK,
     },
     verificationToken: {
       ttlSeconds: e.VERIFICATION_TOKEN_TTL_SECONDS,

@@ -29,6 +29,8 @@ export interface FraudSettings {
   blockSeconds: readonly number[];
   /** An offence is forgotten this long after the range's last block. */
   escalationResetSeconds: number;
+  /** Sends with a pass a block lets through, at most (bounds what an attack gains from verified numbers). */
+  passesPerBlock: number;
   /** A number that verified gets one send through a block within this long (renewed by each verify). */
   verifiedExemptSeconds: number;
 }
@@ -105,7 +107,7 @@ const BASELINE_HOURS = 24;
  * the caller's clock (the block holds its end, the level its expiry), so a simulated day
  * behaves like a real one; the keys' TTLs only clean up.
  *
- * KEYS: block (its end, ms), block details (JSON), offence level ('<level>:<expires ms>'),
+ * KEYS: block (a hash: its end in ms, passes let through), block details (JSON), offence level ('<level>:<expires ms>'),
  * then m minute buckets (oldest first) of admitted sends, m of refused attempts, m of
  * verifies, then h hour buckets of admitted sends (the past day, current hour excluded).
  * ARGV: now, m, h, window minutes, min age minutes, min sends, surge factor, min conversion,
@@ -118,7 +120,7 @@ const evaluateScript = new LuaScript(
   'otp-fraud-evaluate',
   `
 local now = tonumber(ARGV[1])
-if (tonumber(redis.call('GET', KEYS[1])) or 0) > now then return {'blocked'} end
+if (tonumber(redis.call('HGET', KEYS[1], 'until')) or 0) > now then return {'blocked'} end
 local m, h, w, age = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local function sum(values, from, to)
   local total = 0
@@ -144,16 +146,16 @@ if stored then
   local l, expires = string.match(stored, '^(%d+):(%d+)$')
   if l and tonumber(expires) > now then level = tonumber(l) end
 end
+-- Surging right now: the newest minutes hold their share of the floor, so the tail of an
+-- attack that has stopped (still in the window) blocks nothing.
+if sum(sent, m - age + 1, m) + sum(refused, m - age + 1, m) < tonumber(ARGV[6]) * age / w then return {'ok'} end
 local suspect
 if sample >= min_sample then
   suspect = verified < min_conversion * sample
 else
   -- Too few sends let through to judge (the range was blocked until now): a range that
-  -- offended before is blocked again if it is surging right now (the newest minutes hold
-  -- their share of the floor, so the tail of an attack that has stopped does not count)
-  -- and people did not verify.
-  local now_sends = sum(sent, m - age + 1, m) + sum(refused, m - age + 1, m)
-  suspect = level > 0 and now_sends >= tonumber(ARGV[6]) * age / w and verified < min_conversion * min_sample
+  -- offended before is blocked again unless people verified.
+  suspect = level > 0 and verified < min_conversion * min_sample
 end
 if not suspect then return {'ok'} end
 level = level + 1
@@ -161,7 +163,9 @@ local durations = {}
 for d in string.gmatch(ARGV[10], '%d+') do durations[#durations + 1] = tonumber(d) end
 local ms = durations[math.min(level, #durations)]
 local reset = tonumber(ARGV[11])
-redis.call('SET', KEYS[1], now + ms, 'PX', ms)
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'until', now + ms, 'passes', 0)
+redis.call('PEXPIRE', KEYS[1], ms)
 redis.call('SET', KEYS[2], cjson.encode({level = level, recent = recent, baseline = baseline,
   sample = sample, verified = verified, country = ARGV[12], mode = ARGV[13], at = ARGV[1], ms = ms}), 'PX', ms)
 redis.call('SET', KEYS[3], level .. ':' .. (now + reset), 'PX', reset)
@@ -264,12 +268,13 @@ export function createFraudGuard(options: {
       if (mode === 'enforce' && !ctx.trusted) {
         // A number that verified before is a person: its pass gets one send through a block
         // (spent there, renewed when it verifies again), so an attack cycling through a
-        // range's numbers gets at most one SMS per verified number.
+        // range's numbers gets at most one SMS per verified number, and at most
+        // passesPerBlock in all.
         limits.push({ name: 'fraud_block', key: verifiedKey(ctx.phone), max: 0, windowMs: 0, kind: 'pass' });
         limits.push({
           name: 'fraud_block',
           key: rangeKey(range, 'block'),
-          max: 0,
+          max: settings.passesPerBlock,
           windowMs: 0,
           kind: 'block',
         });

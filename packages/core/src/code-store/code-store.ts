@@ -36,8 +36,8 @@ export interface SendLimit<Name extends string = string> {
    * while a sliding set counted elsewhere is full, count nothing (a lock). `pass`: while
    * this key exists, a send gets through the `block` limits listed after it, once: a send
    * that needed it deletes the key (an exemption its owner renews; `max` and `windowMs`
-   * unused). `block`: refuse until the time (epoch ms) this key holds, if
-   * any (`max` unused). `count`: count the send into this key, which names its time bucket and
+   * unused). `block`: refuse until the time (epoch ms) in this hash's
+   * `until` field, if any, except `max` sends with a pass (counted in its `passes` field). `count`: count the send into this key, which names its time bucket and
    * expires `windowMs` after its first count; never refuses (`max` unused).
    */
   kind: 'sliding' | 'fixed' | 'check' | 'pass' | 'block' | 'count';

@@ -304,7 +304,7 @@ describe('count, block and pass limits (the fraud guard)', () => {
   const t0 = 1_800_000_000_000;
   const limitsFor = (phone: string, tag: string): SendLimit[] => [
     { name: 'fraud', key: `${prefix}pass:{${phone}}`, max: 0, windowMs: 0, kind: 'pass' },
-    { name: 'fraud', key: `${prefix}block:${tag}`, max: 0, windowMs: 0, kind: 'block' },
+    { name: 'fraud', key: `${prefix}block:${tag}`, max: 1, windowMs: 0, kind: 'block' },
     { name: 'fraud', key: `${prefix}count:${tag}`, max: 0, windowMs: HOUR, kind: 'count' },
   ];
 
@@ -333,7 +333,7 @@ describe('count, block and pass limits (the fraud guard)', () => {
   it('refuses until the time a block key holds (on the caller clock), counting nothing', async () => {
     const s = store();
     const tag = `block-${n}`;
-    await redis.set(`${prefix}block:${tag}`, String(t0 + 900_000));
+    await redis.hset(`${prefix}block:${tag}`, 'until', String(t0 + 900_000));
     const phone = nextPhone();
     expect(
       await s.issue({ phone, digest: 'd', verificationId: 'b1', limits: limitsFor(phone, tag), now: t0 }),
@@ -358,7 +358,7 @@ describe('count, block and pass limits (the fraud guard)', () => {
   it('lets a number with a pass through a block once, and spends the pass', async () => {
     const s = store();
     const tag = `pass-${n}`;
-    await redis.set(`${prefix}block:${tag}`, String(t0 + 900_000));
+    await redis.hset(`${prefix}block:${tag}`, 'until', String(t0 + 900_000));
     const phone = nextPhone();
     await redis.set(`${prefix}pass:{${phone}}`, '1');
     expect(
@@ -375,6 +375,19 @@ describe('count, block and pass limits (the fraud guard)', () => {
       now: t0,
     });
     expect(again).toMatchObject({ ok: false, limit: 'fraud' });
+    // One pass per block (max 1): another number's pass does not get through.
+    const late = nextPhone();
+    await redis.set(`${prefix}pass:{${late}}`, '1');
+    expect(
+      await s.issue({
+        phone: late,
+        digest: 'd',
+        verificationId: 'p4',
+        limits: limitsFor(late, tag),
+        now: t0,
+      }),
+    ).toMatchObject({ ok: false, limit: 'fraud' });
+    expect(await redis.exists(`${prefix}pass:{${late}}`)).toBe(1);
     // Without a block in force the pass is kept.
     const other = nextPhone();
     await redis.set(`${prefix}pass:{${other}}`, '1');

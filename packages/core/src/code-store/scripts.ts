@@ -13,8 +13,8 @@ import { LuaScript } from './lua-script.js';
  * ARGV: digest, verification id, ttl s, cooldown s, now ms, limit count, then per limit:
  *   kind ('s' sliding | 'f' fixed | 'c' check a sliding set counted elsewhere | 'p' pass:
  *   while this key exists one send gets through the 'b' limits after it, and a send that
- *   did deletes the key | 'b' block: refuse until the
- *   time (ms) this key holds | 'n' count into this key, no max), max, window ms.
+ *   did deletes the key | 'b' block: refuse until the time (ms) in this hash's 'until',
+ *   but let max sends with a pass through | 'n' count into this key, no max), max, window ms.
  * Returns {1, 0, 0} when issued, {0, ms left, 0} while the cooldown runs, {0, ms left, i}
  * when limit i (1-based) is full, {0, 0, -1} when this verification id was already undone
  * (a write that arrives after its own undo changes nothing).
@@ -25,7 +25,7 @@ export const issueScript = new LuaScript(
 local cooldown = tonumber(ARGV[4])
 local now = tonumber(ARGV[5])
 local n = tonumber(ARGV[6])
-local pass, spend = false, false
+local pass, spend, through = false, false, false
 if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 0, -1} end
 if cooldown > 0 then
   local left = redis.call('PTTL', KEYS[2])
@@ -44,12 +44,13 @@ for i = 1, n do
     -- an exemption (e.g. a number that verified before) from the blocks after it
     if redis.call('EXISTS', key) == 1 then pass = key end
   elseif kind == 'b' then
-    -- the key holds the block's end (ms): time comes from the caller's clock, like the windows'
-    local left = (tonumber(redis.call('GET', key)) or 0) - now
+    -- a hash: the block's end (ms, on the caller's clock like the windows) and the passes
+    -- it let through; a pass gets a send through while fewer than max have gone through
+    local block = redis.call('HMGET', key, 'until', 'passes')
+    local left = (tonumber(block[1]) or 0) - now
     if left > 0 then
-      if not pass then return {0, left, i} end
-      -- a pass lets one send through a block, and is spent (renewed by the next success)
-      spend = pass
+      if not pass or (tonumber(block[2]) or 0) >= max then return {0, left, i} end
+      spend, through = pass, key
     end
   elseif kind == 'f' then
     if (tonumber(redis.call('GET', key)) or 0) >= max then
@@ -70,7 +71,11 @@ for i = 1, n do
     redis.call('PEXPIRE', key, window)
   end
 end
-if spend then redis.call('DEL', spend) end
+-- a pass that got this send through a block is spent (renewed by the number's next verify)
+if spend then
+  redis.call('DEL', spend)
+  redis.call('HINCRBY', through, 'passes', 1)
+end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'd', ARGV[1], 'id', ARGV[2], 'a', 0)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
