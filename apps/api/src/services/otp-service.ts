@@ -195,7 +195,8 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
   const { store, queue, keys, fraud } = options;
   const now = options.now ?? Date.now;
 
-  // Fraud guard bookkeeping runs off the response path; the guard's settle() awaits it.
+  // A refused send's count runs off the response path (the attack's path stays cheap);
+  // the guard's settle() awaits it.
   function inBackground(log: FastifyBaseLogger, work: Promise<unknown> | undefined): void {
     work?.catch((err: unknown) => log.error({ err }, 'fraud guard bookkeeping failed'));
   }
@@ -440,24 +441,28 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
         });
         throw err;
       }
-      await recordStatus(log, () =>
-        options.status?.queued({
-          verificationId,
-          phone,
-          country,
-          expiresAt: data.acceptedAt + options.otpTtlSeconds * 1000,
-          requestId: ctx.requestId,
-          at: data.acceptedAt,
-          ...(ctx.apiKeyName === undefined ? {} : { owner: ownerOf(ctx.apiKeyName) }),
-        }),
-      );
+      // The status record and the fraud guard's judgement of this send are independent
+      // writes, issued together (one round trip's wait); neither can fail the send.
+      await Promise.all([
+        recordStatus(log, () =>
+          options.status?.queued({
+            verificationId,
+            phone,
+            country,
+            expiresAt: data.acceptedAt + options.otpTtlSeconds * 1000,
+            requestId: ctx.requestId,
+            at: data.acceptedAt,
+            ...(ctx.apiKeyName === undefined ? {} : { owner: ownerOf(ctx.apiKeyName) }),
+          }),
+        ),
+        fraud
+          ?.afterSend(fraudContext)
+          .then((block) => {
+            if (block) logBlock(log, block);
+          })
+          .catch((err: unknown) => log.error({ err }, 'fraud guard could not judge the send')),
+      ]);
       log.info('code issued and send queued');
-      inBackground(
-        log,
-        fraud?.afterSend(fraudContext).then((block) => {
-          if (block) logBlock(log, block);
-        }),
-      );
       return answer;
     },
 
@@ -504,8 +509,12 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
             result.retryAfterSeconds,
           );
         case 'verified':
-          inBackground(log, fraud?.afterVerify({ phone, country, now: now() }));
-          await recordStatus(log, () => options.status?.verified({ verificationId: result.verificationId }));
+          await Promise.all([
+            recordStatus(log, () => options.status?.verified({ verificationId: result.verificationId })),
+            fraud
+              ?.afterVerify({ phone, country, now: now() })
+              .catch((err: unknown) => log.error({ err }, 'fraud guard could not count the verify')),
+          ]);
           log.info('code verified');
           return { phone, verificationId: result.verificationId };
         case 'invalid':
