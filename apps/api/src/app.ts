@@ -19,6 +19,7 @@ import redis from './plugins/redis.js';
 import statusStore from './plugins/status-store.js';
 import swagger from './plugins/swagger.js';
 import verificationTokens from './plugins/verification-tokens.js';
+import fraudRoutes from './routes/fraud.js';
 import healthRoutes from './routes/health.js';
 import jwksRoutes from './routes/jwks.js';
 import metricsRoutes from './routes/metrics.js';
@@ -102,7 +103,7 @@ export const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, clo
   await fastify.register(otp, { config, clock });
   await fastify.register(verificationTokens, { config, clock });
   await fastify.register(adminAuth, { credentials: config.admin });
-  await fastify.register(metrics, { allowedCountries: config.allowedCountries, processMetrics });
+  await fastify.register(metrics, { allowedCountries: config.allowedCountries, processMetrics, clock });
   await fastify.register(bullBoard);
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -113,6 +114,7 @@ export const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, clo
   await fastify.register(jwksRoutes);
   await fastify.register(webhookRoutes, { handlers: config.webhooks, publicBaseUrl: config.publicBaseUrl });
   await fastify.register(metricsRoutes);
+  await fastify.register(fraudRoutes, { clock });
 };
 
 /** The X-Request-Id values kept as they are. */

@@ -27,6 +27,7 @@ import {
   parseTrustProxy,
 } from './auth/parse-lists.js';
 import type { OverloadLimits } from './plugins/overload.js';
+import type { FraudSettings } from './services/fraud-guard.js';
 import type { SendLimitSettings } from './services/send-limits.js';
 import { parseSigningKey, type VerificationTokenSettings } from './services/verification-tokens.js';
 
@@ -83,6 +84,23 @@ export const ApiEnv = Type.Object({
   ADMIN_USER: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 256 })),
   ADMIN_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  // The fraud guard (README, Fraud guard): defaults from `pnpm simulate:pumping`.
+  FRAUD_GUARD: Type.Union([Type.Literal('off'), Type.Literal('record_only'), Type.Literal('enforce')], {
+    default: 'record_only',
+  }),
+  // National digits naming a number range; auto = all but the last 4 (~10,000 numbers).
+  FRAUD_PREFIX_DIGITS: Type.String({ default: 'auto', pattern: '^(auto|[1-9][0-9]?)$' }),
+  FRAUD_WINDOW_MINUTES: Type.Integer({ default: 10, minimum: 1, maximum: 60 }),
+  FRAUD_MIN_SENDS: Type.Integer({ default: 20, minimum: 1 }),
+  FRAUD_SURGE_FACTOR: Type.Number({ default: 5, minimum: 1 }),
+  FRAUD_MIN_CONVERSION: Type.Number({ default: 0.3, minimum: 0, maximum: 1 }),
+  FRAUD_CONVERSION_MIN_SAMPLE: Type.Integer({ default: 8, minimum: 1 }),
+  FRAUD_CONVERSION_MIN_AGE_MINUTES: Type.Integer({ default: 2, minimum: 1, maximum: 60 }),
+  FRAUD_CONVERSION_MAX_AGE_MINUTES: Type.Integer({ default: 15, minimum: 2, maximum: 120 }),
+  FRAUD_BLOCK_SECONDS: Type.String({ default: '900,3600,43200' }),
+  FRAUD_ESCALATION_RESET_SECONDS: Type.Integer({ default: 86_400, minimum: 60 }),
+  FRAUD_VERIFIED_EXEMPT_DAYS: Type.Integer({ default: 180, minimum: 1, maximum: 3650 }),
+  FRAUD_PASSES_PER_BLOCK: Type.Integer({ default: 10, minimum: 0 }),
   // The signed `verification_token` of a right code (README, Signed verification results).
   // The `purpose` values a send may carry (comma-separated; each a-z, 0-9, _ or -, ≤ 32).
   OTP_PURPOSES: Type.String({ default: 'login,signup,reset' }),
@@ -168,6 +186,8 @@ export interface ApiConfig {
   admin: AdminCredentials | undefined;
   /** The `purpose` values a send may carry. */
   purposes: string[];
+  /** The fraud guard's mode and thresholds (services/fraud-guard.ts). */
+  fraud: FraudSettings;
   /** How `verification_token` is signed; the key imported once here. */
   verificationToken: VerificationTokenSettings;
   logLevel: string;
@@ -248,6 +268,13 @@ export function loadApiConfig(env: Env, options: LoadConfigOptions = {}): ApiCon
   }
   const signingKey = collectProblems(problems, () => signingKeyFrom(e, readFile));
   const redisTarget = collectProblems(problems, () => resolveRedisTarget(env, e));
+  const blockSeconds = splitList(e.FRAUD_BLOCK_SECONDS).map(Number);
+  if (blockSeconds.length === 0 || blockSeconds.some((s) => !Number.isInteger(s) || s < 1)) {
+    problems.push('FRAUD_BLOCK_SECONDS: must list whole seconds per offence, e.g. 900,3600,43200');
+  }
+  if (e.FRAUD_CONVERSION_MIN_AGE_MINUTES >= e.FRAUD_CONVERSION_MAX_AGE_MINUTES) {
+    problems.push('FRAUD_CONVERSION_MIN_AGE_MINUTES: must be below FRAUD_CONVERSION_MAX_AGE_MINUTES');
+  }
   if (problems.length > 0 || !secret || debugMode === undefined) throw new ConfigError(problems);
   return {
     nodeEnv: e.NODE_ENV,
@@ -310,6 +337,21 @@ export function loadApiConfig(env: Env, options: LoadConfigOptions = {}): ApiCon
     testNumbers,
     admin,
     purposes,
+    fraud: {
+      mode: e.FRAUD_GUARD,
+      rangeDigits: e.FRAUD_PREFIX_DIGITS === 'auto' ? 'auto' : Number(e.FRAUD_PREFIX_DIGITS),
+      windowMinutes: e.FRAUD_WINDOW_MINUTES,
+      minSends: e.FRAUD_MIN_SENDS,
+      surgeFactor: e.FRAUD_SURGE_FACTOR,
+      minConversion: e.FRAUD_MIN_CONVERSION,
+      conversionMinSample: e.FRAUD_CONVERSION_MIN_SAMPLE,
+      conversionMinAgeMinutes: e.FRAUD_CONVERSION_MIN_AGE_MINUTES,
+      conversionMaxAgeMinutes: e.FRAUD_CONVERSION_MAX_AGE_MINUTES,
+      blockSeconds,
+      escalationResetSeconds: e.FRAUD_ESCALATION_RESET_SECONDS,
+      verifiedExemptSeconds: e.FRAUD_VERIFIED_EXEMPT_DAYS * 86_400,
+      passesPerBlock: e.FRAUD_PASSES_PER_BLOCK,
+    },
     verificationToken: {
       ttlSeconds: e.VERIFICATION_TOKEN_TTL_SECONDS,
       issuer: e.VERIFICATION_TOKEN_ISSUER,

@@ -77,6 +77,7 @@ export {
   normalizePhone,
   type PhoneRejection,
 } from './phone/normalize.js';
+export { phoneRange, type RangeDigits } from './phone/range.js';
 export {
   QUEUE_DEPTH_STATES,
   type QueueDepthState,

@@ -8,6 +8,8 @@ export interface ApiKeyEntry {
   sha256: Buffer;
   /** Requests per minute for this key; undefined = no quota. */
   perMinute?: number;
+  /** A trusted backend: the fraud guard counts its sends but never blocks them. @defaultValue false */
+  trusted?: boolean;
   /** The `app_hash` values this key may send (API_KEY_APP_HASHES); undefined = any. */
   appHashes?: string[];
 }
@@ -54,7 +56,8 @@ export function trimKey(value: string): string {
 }
 
 /**
- * Parses API_KEYS: `name:sha256hex[:per-minute quota]`, comma-separated. Make an entry
+ * Parses API_KEYS: `name:sha256hex[:per-minute quota][:trusted]`, comma-separated (an
+ * empty quota is none: `name:sha256::trusted`). Make an entry
  * with `key=$(openssl rand -hex 24); printf %s "$key" | sha256sum`.
  */
 export function parseApiKeys(value: string): ApiKeyEntry[] {
@@ -62,7 +65,7 @@ export function parseApiKeys(value: string): ApiKeyEntry[] {
   const entries: ApiKeyEntry[] = [];
   const names = new Set<string>();
   for (const item of splitList(value)) {
-    const [name = '', hash = '', quota, ...rest] = item.split(':');
+    const [name = '', hash = '', quota, flag, ...rest] = item.split(':');
     // The hash is never echoed back, in case someone pasted the key itself.
     const where = `API_KEYS entry "${name}"`;
     if (!NAME.test(name)) problems.push(`API_KEYS: entry name "${name}" must be 1-64 letters, digits, _ . -`);
@@ -75,9 +78,16 @@ export function parseApiKeys(value: string): ApiKeyEntry[] {
     if (perMinute !== undefined && (!Number.isInteger(perMinute) || perMinute < 1)) {
       problems.push(`${where}: the quota must be a whole number of requests per minute`);
     }
-    if (rest.length > 0) problems.push(`${where}: expected name:sha256[:quota]`);
+    if (rest.length > 0 || (flag !== undefined && flag !== 'trusted')) {
+      problems.push(`${where}: expected name:sha256[:quota][:trusted]`);
+    }
     names.add(name);
-    entries.push({ name, sha256: Buffer.from(hash, 'hex'), perMinute });
+    entries.push({
+      name,
+      sha256: Buffer.from(hash, 'hex'),
+      perMinute,
+      ...(flag === 'trusted' ? { trusted: true } : {}),
+    });
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return entries;

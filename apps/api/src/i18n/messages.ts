@@ -76,6 +76,13 @@ export const MESSAGES = {
     ru: (p) => `Дневной бюджет SMS исчерпан; отправка возобновится через ${s(p)} с.`,
     kk: (p) => `Тәуліктік SMS бюджеті таусылды; жіберу ${s(p)} секундтан кейін қайта басталады.`,
   },
+  FRAUD_SUSPECTED: {
+    en: (p) => `Codes to this number range are paused after suspicious traffic; try again in ${s(p)} s.`,
+    ru: (p) =>
+      `Отправка кодов на этот диапазон номеров приостановлена из-за подозрительного трафика; повторите через ${s(p)} с.`,
+    kk: (p) =>
+      `Күдікті трафикке байланысты бұл нөмірлер ауқымына код жіберу тоқтатылды; ${s(p)} секундтан кейін қайталаңыз.`,
+  },
   'VERIFY_LIMIT_EXCEEDED.caller': {
     en: (p) => `Too many failed attempts from this address; try again in ${s(p)} s.`,
     ru: (p) => `Слишком много неудачных попыток с этого адреса; повторите через ${s(p)} с.`,

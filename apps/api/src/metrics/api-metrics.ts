@@ -1,6 +1,6 @@
 import { registerQueueDepthMetrics } from '@otp/core';
 import type { Queue } from 'bullmq';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { OtpOperation } from './otp-results.js';
 
 export interface ApiMetricsOptions {
@@ -14,6 +14,8 @@ export interface ApiMetricsOptions {
   processMetrics?: boolean;
   /** How long a scrape waits for the queue's counts. @defaultValue 1000 */
   queueScrapeTimeoutMs?: number;
+  /** Ranges the fraud guard blocks now, read at each scrape. @defaultValue none (gauge not reported) */
+  fraudBlockedRanges?: () => Promise<number>;
 }
 
 export interface ApiMetrics {
@@ -27,6 +29,10 @@ export interface ApiMetrics {
   recordError(labels: { route: string; code: string }): void;
   /** A status change whose outbound event could not be queued (EVENTS_WEBHOOK_URL). */
   recordEventEnqueueError(labels: { status: string }): void;
+  /** A fraud guard block decision (mode `record_only`: a would-be block). */
+  recordFraudBlock(labels: { country: string; mode: string }): void;
+  /** A send refused by a fraud block (mode `record_only`: one that would have been). */
+  recordFraudRefusal(labels: { country: string; mode: string }): void;
 }
 
 // Up to the 10 s a request can take when Redis is slow; most answer in a few ms.
@@ -70,6 +76,32 @@ export function createApiMetrics(options: ApiMetricsOptions): ApiMetrics {
     labelNames: ['status'] as const,
     registers,
   });
+  const fraudBlocks = new Counter({
+    name: 'otp_fraud_blocks_total',
+    help: 'Number ranges the fraud guard blocked, by country and mode (record_only: would have blocked).',
+    labelNames: ['country', 'mode'] as const,
+    registers,
+  });
+  const fraudRefusals = new Counter({
+    name: 'otp_fraud_refused_sends_total',
+    help: 'Sends refused by a fraud block, by country and mode (record_only: would have been refused).',
+    labelNames: ['country', 'mode'] as const,
+    registers,
+  });
+  const blockedRanges = options.fraudBlockedRanges;
+  if (blockedRanges) {
+    new Gauge({
+      name: 'otp_fraud_suspect_ranges',
+      help: 'Number ranges blocked by the fraud guard now (record_only: would-be blocks).',
+      registers,
+      async collect() {
+        // Redis down: the scrape still answers (other metrics say why), the gauge keeps its value.
+        try {
+          this.set(await blockedRanges());
+        } catch {}
+      },
+    });
+  }
   registerQueueDepthMetrics(registry, options.queue, scrapeTimeoutMs);
 
   return {
@@ -85,6 +117,12 @@ export function createApiMetrics(options: ApiMetricsOptions): ApiMetrics {
     },
     recordEventEnqueueError(labels) {
       eventEnqueueErrors.inc(labels);
+    },
+    recordFraudBlock(labels) {
+      fraudBlocks.inc(labels);
+    },
+    recordFraudRefusal(labels) {
+      fraudRefusals.inc(labels);
     },
   };
 }

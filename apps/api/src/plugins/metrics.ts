@@ -19,6 +19,8 @@ export interface MetricsPluginOptions {
   allowedCountries: readonly string[];
   /** Node's process metrics; see ApiMetricsOptions. @defaultValue false */
   processMetrics?: boolean;
+  /** The clock the fraud guard's blocks expire by. @defaultValue Date.now */
+  clock?: () => number;
 }
 
 /** What an answer's body says, read once in onSend and counted in onResponse. */
@@ -45,7 +47,17 @@ function readAnswer(payload: unknown): Answer {
  */
 export default fp<MetricsPluginOptions>(
   async (fastify, options) => {
-    const metrics = createApiMetrics({ queue: fastify.sendQueues, processMetrics: options.processMetrics });
+    const clock = options.clock ?? Date.now;
+    const guard = fastify.fraudGuard;
+    const metrics = createApiMetrics({
+      queue: fastify.sendQueues,
+      processMetrics: options.processMetrics,
+      ...(guard.mode === 'off' ? {} : { fraudBlockedRanges: () => guard.activeBlocks(clock()) }),
+    });
+    guard.listen({
+      onBlock: (block) => metrics.recordFraudBlock({ country: block.country, mode: block.mode }),
+      onRefused: (labels) => metrics.recordFraudRefusal(labels),
+    });
     const answers = new WeakMap<FastifyRequest, Answer>();
 
     const countryOf = (phone: unknown): string => {

@@ -12,6 +12,7 @@ import {
 import { Queue } from 'bullmq';
 import fp from 'fastify-plugin';
 import type { ApiConfig } from '../config.js';
+import { createFraudGuard, type FraudGuard } from '../services/fraud-guard.js';
 import { createOtpService, type OtpService } from '../services/otp-service.js';
 
 declare module 'fastify' {
@@ -21,6 +22,8 @@ declare module 'fastify' {
     sendQueue: Queue;
     /** Every send queue (QUEUE_SHARDS), in shard order. */
     sendQueues: readonly Queue[];
+    /** Per-range counters and blocks against SMS pumping (FRAUD_GUARD). */
+    fraudGuard: FraudGuard;
   }
   interface FastifyRequest {
     /** The country of the phone an OTP request was about, once the service has read it. */
@@ -67,8 +70,14 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
         perClient: config.failedVerifiesPerIpPerHour,
       },
     });
+    const fraudGuard = createFraudGuard({
+      redis: fastify.redis,
+      keyPrefix: config.redisKeyPrefix,
+      settings: config.fraud,
+    });
     fastify.decorate('sendQueue', queue);
     fastify.decorate('sendQueues', queues);
+    fastify.decorate('fraudGuard', fraudGuard);
     fastify.decorateRequest('phoneCountry', null);
     fastify.decorate(
       'otp',
@@ -103,6 +112,7 @@ export default fp<{ config: ApiConfig; clock?: () => number }>(
         blockedPrefixes: config.blockedPrefixes,
         testNumbers: config.testNumbers,
         purposes: config.purposes,
+        fraud: fraudGuard,
         now: clock,
       }),
     );

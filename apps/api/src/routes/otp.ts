@@ -26,6 +26,7 @@ function context(request: FastifyRequest, purpose?: string): RequestContext {
     ip: request.clientAddress,
     loopback: isLoopback(request.ip),
     apiKeyName: request.apiKey?.name,
+    apiKeyTrusted: request.apiKey?.trusted === true,
     onCountry: (country) => {
       request.phoneCountry = country;
     },

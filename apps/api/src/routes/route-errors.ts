@@ -46,6 +46,20 @@ export const ROUTE_ERRORS = {
   'GET /health/ready': [...REDIS_ERROR_CODES, ...ANY_ROUTE_ERROR_CODES],
   // Admin credentials when configured.
   'GET /metrics': [ErrorCode.UNAUTHORIZED, ...ANY_ROUTE_ERROR_CODES],
+  // Admin credentials always (404 without any configured).
+  'GET /fraud/blocks': [
+    ErrorCode.UNAUTHORIZED,
+    ErrorCode.NOT_FOUND,
+    ...REDIS_ERROR_CODES,
+    ...ANY_ROUTE_ERROR_CODES,
+  ],
+  'DELETE /fraud/blocks/{range}': [
+    ErrorCode.VALIDATION_ERROR,
+    ErrorCode.UNAUTHORIZED,
+    ErrorCode.NOT_FOUND,
+    ...REDIS_ERROR_CODES,
+    ...ANY_ROUTE_ERROR_CODES,
+  ],
 } as const satisfies Record<string, readonly ErrorCode[]>;
 
 /**

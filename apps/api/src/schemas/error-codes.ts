@@ -127,6 +127,12 @@ export const ERROR_CODES = {
       "this number's verifies are locked for every client (OTP_FAILED_VERIFIES_PER_PHONE_CEILING): no new SMS until `retry_after`",
     example: 'Verification for this number is locked after too many failed attempts; try again in 1800 s.',
   },
+  FRAUD_SUSPECTED: {
+    status: 429,
+    meaning:
+      "the number's range is blocked by the fraud guard (many codes, few verified: SMS pumping suspected); numbers that verified before still get codes",
+    example: 'Codes to this number range are paused after suspicious traffic; try again in 900 s.',
+  },
   RATE_LIMITED: {
     status: 429,
     meaning: 'more than RATE_LIMIT_PER_IP_PER_MINUTE requests from this address; see `retry_after`',

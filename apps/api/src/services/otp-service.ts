@@ -30,6 +30,7 @@ import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import { englishMessage, type MessageKey } from '../i18n/messages.js';
 import { METADATA_LIMITS } from '../schemas/otp.js';
+import type { FraudBlock, FraudGuard, FraudSendContext } from './fraud-guard.js';
 import { REDIS_ERROR_CODES, whileRedisAnswers } from './redis-errors.js';
 import { buildSendLimits, type SendLimitName, type SendLimitSettings } from './send-limits.js';
 
@@ -41,6 +42,7 @@ const LIMIT_ERRORS: Record<SendLimitName, { code: ErrorCode; message: MessageKey
   ip_hour: { code: ErrorCode.IP_SEND_LIMIT, message: 'IP_SEND_LIMIT' },
   country_day: { code: ErrorCode.COUNTRY_SEND_LIMIT, message: 'COUNTRY_SEND_LIMIT' },
   daily_budget: { code: ErrorCode.SMS_BUDGET_EXHAUSTED, message: 'SMS_BUDGET_EXHAUSTED' },
+  fraud_block: { code: ErrorCode.FRAUD_SUSPECTED, message: 'FRAUD_SUSPECTED' },
 };
 
 function tooMany(code: ErrorCode, messageKey: MessageKey, retryAfterSeconds: number): AppError {
@@ -132,6 +134,8 @@ export interface OtpServiceOptions {
    * development does not hit "try again in 3036 s" after ~20 sends. @defaultValue false
    */
   loopbackExemptFromIpLimit?: boolean;
+  /** Counts sends and verifies per number range and blocks pumping. @defaultValue undefined (off) */
+  fraud?: FraudGuard;
   /** Pauses between attempts to undo a timed-out issue. @defaultValue 0.25 s doubling to 8 s */
   undoRetryDelaysMs?: readonly number[];
 }
@@ -163,6 +167,8 @@ export interface RequestContext {
   loopback?: boolean;
   /** Set when the caller presented an API key. */
   apiKeyName?: string;
+  /** The caller's API key is marked trusted: the fraud guard counts its sends but never blocks them. */
+  apiKeyTrusted?: boolean;
   /**
    * The request's Idempotency-Key record to store in the same step that spends the code,
    * so a retry whose first answer was lost gets that 200 back.
@@ -218,8 +224,33 @@ export interface OtpService {
 }
 
 export function createOtpService(options: OtpServiceOptions): OtpService {
-  const { store, queue, keys } = options;
+  const { store, queue, keys, fraud } = options;
   const now = options.now ?? Date.now;
+
+  // A refused send's count runs off the response path (the attack's path stays cheap);
+  // the guard's settle() awaits it.
+  function inBackground(log: FastifyBaseLogger, work: Promise<unknown> | undefined): void {
+    work?.catch((err: unknown) => log.error({ err }, 'fraud guard bookkeeping failed'));
+  }
+
+  function logBlock(log: FastifyBaseLogger, block: FraudBlock): void {
+    log.warn(
+      {
+        range: block.range,
+        country: block.country,
+        mode: block.mode,
+        offence: block.level,
+        blockSeconds: Math.round((block.expiresAt - block.blockedAt) / 1000),
+        recentSends: block.recentSends,
+        baselineSends: block.baselineSends,
+        sampleSends: block.sampleSends,
+        sampleVerified: block.sampleVerified,
+      },
+      block.mode === 'enforce'
+        ? 'fraud guard: number range blocked (many codes, few verified)'
+        : 'fraud guard (record_only): number range would be blocked (many codes, few verified)',
+    );
+  }
 
   /** The address the per-IP limit counts, or undefined when it does not apply to this caller. */
   function ipToLimit(ctx: RequestContext): string | undefined {
@@ -357,7 +388,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
   return {
     async close() {
       stopUndo.abort();
-      await Promise.allSettled([...undoing]);
+      await Promise.allSettled([...undoing, fraud?.settle()]);
     },
 
     async send(phoneInput, ctx) {
@@ -379,13 +410,23 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       const fresh = testCode ?? generateCode(options.otpLength);
       const binding = resendBinding(purpose, ctx.apiKeyName);
       const at = now();
-      const limits = buildSendLimits(options.limits, {
+      const fraudContext: FraudSendContext = {
         phone,
         country,
-        ip: ipToLimit(ctx),
-        isTestNumber: testCode !== undefined,
         now: at,
-      });
+        isTestNumber: testCode !== undefined,
+        trusted: ctx.apiKeyTrusted === true,
+      };
+      const limits = [
+        ...buildSendLimits(options.limits, {
+          phone,
+          country,
+          ip: ipToLimit(ctx),
+          isTestNumber: testCode !== undefined,
+          now: at,
+        }),
+        ...(fraud?.limits(fraudContext) ?? []),
+      ];
 
       const issue = (id: string, reuse: boolean) =>
         whileRedisAnswers(() =>
@@ -450,6 +491,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       }
       if (!issued.ok) {
         const refusal = issued.reason === 'cooldown' ? 'resend_cooldown' : issued.limit;
+        if (refusal === 'fraud_block') inBackground(ctx.log, fraud?.afterRefused(fraudContext));
         ctx.log.info(
           { phone: maskPhone(phone), country, refusal, retryAfterSeconds: issued.retryAfterSeconds },
           'send refused by a limit',
@@ -496,6 +538,14 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
       // record: the verification's (owner, request, expiry, metadata, and its expiry event,
       // scheduled once on `queued`) stays, and this send's SMS can only move it forward.
       const status = kept ? undefined : options.status;
+      // The fraud guard's judgement of this send is a third independent write beside them;
+      // it can never fail the send.
+      const judged = fraud
+        ?.afterSend(fraudContext)
+        .then((block) => {
+          if (block) logBlock(ctx.log, block);
+        })
+        .catch((err: unknown) => ctx.log.error({ ...about, err }, 'fraud guard could not judge the send'));
       const [enqueued, recorded] = await Promise.allSettled([
         // One job per send: a resend's job id is its own send id (the worker tells a resend
         // by it), while the job data names the verification whose code it carries.
@@ -516,6 +566,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
           ...(ctx.apiKeyName === undefined ? {} : { owner: ownerOf(ctx.apiKeyName) }),
           ...(metadata === undefined ? {} : { metadata }),
         }),
+        judged,
       ]);
       if (enqueued.status === 'rejected') {
         // The code is stored but no SMS will carry it: take it back so the client's
@@ -571,7 +622,7 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
 
     async verify(phoneInput, codeInput, ctx) {
       const purpose = checkPurpose(ctx.purpose);
-      const { e164: phone } = normalize(phoneInput, ctx);
+      const { e164: phone, country } = normalize(phoneInput, ctx);
       const code = normalizeCode(codeInput);
       const result = await whileRedisAnswers(() =>
         store.verify({
@@ -612,9 +663,16 @@ export function createOtpService(options: OtpServiceOptions): OtpService {
             result.retryAfterSeconds,
           );
         case 'verified':
-          await recordStatus(log, about, () =>
-            options.status?.verified({ verificationId: result.verificationId }),
-          );
+          await Promise.all([
+            recordStatus(log, about, () =>
+              options.status?.verified({ verificationId: result.verificationId }),
+            ),
+            fraud
+              ?.afterVerify({ phone, country, now: now() })
+              .catch((err: unknown) =>
+                log.error({ ...about, err }, 'fraud guard could not count the verify'),
+              ),
+          ]);
           log.info(about, 'code verified');
           return { phone, verificationId: result.verificationId };
         case 'invalid':

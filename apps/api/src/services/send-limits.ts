@@ -10,7 +10,8 @@ export type SendLimitName =
   | 'phone_day'
   | 'ip_hour'
   | 'country_day'
-  | 'daily_budget';
+  | 'daily_budget'
+  | 'fraud_block';
 
 export interface SendLimitSettings {
   keyPrefix: string;

@@ -48,9 +48,14 @@ export interface SendLimit<Name extends string = string> {
    * `sliding`: exact, any window-long stretch holds at most `max` (a sorted set of send
    * times; for small per-phone and per-IP limits). `fixed`: a counter that resets when its
    * key expires (for large daily budgets, where the key names the day). `check`: refuse
-   * while a sliding set counted elsewhere is full, count nothing (a lock).
+   * while a sliding set counted elsewhere is full, count nothing (a lock). `pass`: while
+   * this key exists, a send gets through the `block` limits listed after it, once: a send
+   * that needed it deletes the key (an exemption its owner renews; `max` and `windowMs`
+   * unused). `block`: refuse until the time (epoch ms) in this hash's
+   * `until` field, if any, except `max` sends with a pass (counted in its `passes` field). `count`: count the send into this key, which names its time bucket and
+   * expires `windowMs` after its first count; never refuses (`max` unused).
    */
-  kind: 'sliding' | 'fixed' | 'check';
+  kind: 'sliding' | 'fixed' | 'check' | 'pass' | 'block' | 'count';
 }
 
 /** Asks the issue to keep a live code (same code on resend) instead of storing a new one. */
@@ -173,7 +178,8 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
   const clientFailedKey = (phone: string, client: string) => `${prefix}{${phone}}:vf:${client}`;
   const callerFailedKey = (client: string) => `${prefix}vf-caller:${client}`;
   const failedVerifies = options.failedVerifies ?? { max: 0, windowMs: 1 };
-  const kindArg = (kind: SendLimit['kind']) => (kind === 'sliding' ? 's' : kind === 'fixed' ? 'f' : 'c');
+  const KIND_ARGS = { sliding: 's', fixed: 'f', check: 'c', pass: 'p', block: 'b', count: 'n' } as const;
+  const kindArg = (kind: SendLimit['kind']) => KIND_ARGS[kind];
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
   const cluster = isCluster(redis);
 
@@ -314,12 +320,20 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
     return `${prefix}rsv:{${hashTagOf(limit.key)}}:${verificationId}`;
   }
 
-  async function reserve(limit: SendLimit, verificationId: string, now: number) {
+  async function reserve(limit: SendLimit, verificationId: string, now: number, hasPass: boolean) {
     return (await reserveScript.run(
       redis,
       [limit.key, reservationKey(limit, verificationId)],
-      [kindArg(limit.kind), limit.max, limit.windowMs, now, verificationId, RESERVATION_MARK_TTL_SECONDS],
-    )) as [number, number, number];
+      [
+        kindArg(limit.kind),
+        limit.max,
+        limit.windowMs,
+        now,
+        verificationId,
+        RESERVATION_MARK_TTL_SECONDS,
+        hasPass ? '1' : '0',
+      ],
+    )) as [number, number, number, number?];
   }
 
   async function refundAll(limits: readonly SendLimit[], verificationId: string): Promise<void> {
@@ -343,7 +357,13 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
       // Shared limits first: the phone's script replaces the previous code, which no refund
       // could bring back, so it runs only once everything else has said yes.
       const { local, shared } = splitLimits(phone, limits);
-      const replies = await Promise.all(shared.map((limit) => reserve(limit, verificationId, now)));
+      // A block (shared) lets a send through on the phone's pass (phone-local): read the
+      // pass first, spend it once the send is issued.
+      const pass = shared.some((limit) => limit.kind === 'block')
+        ? local.find((limit) => limit.kind === 'pass')
+        : undefined;
+      const hasPass = pass !== undefined && (await redis.exists(pass.key)) === 1;
+      const replies = await Promise.all(shared.map((limit) => reserve(limit, verificationId, now, hasPass)));
       const refused = replies.findIndex((reply) => reply[0] !== 1);
       if (refused !== -1) {
         await refundAll(shared, verificationId);
@@ -365,6 +385,7 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
         now,
       });
       if (!result.ok) await refundAll(shared, verificationId);
+      else if (pass && replies.some((reply) => reply[3] === 1)) await redis.del(pass.key);
       return result;
     },
 

@@ -299,3 +299,105 @@ describe('undo of an issue by verification id (revoke)', () => {
     expect(await redis.get(budget.key)).toBeNull();
   });
 });
+
+describe('count, block and pass limits (the fraud guard)', () => {
+  const t0 = 1_800_000_000_000;
+  const limitsFor = (phone: string, tag: string): SendLimit[] => [
+    { name: 'fraud', key: `${prefix}pass:{${phone}}`, max: 0, windowMs: 0, kind: 'pass' },
+    { name: 'fraud', key: `${prefix}block:${tag}`, max: 1, windowMs: 0, kind: 'block' },
+    { name: 'fraud', key: `${prefix}count:${tag}`, max: 0, windowMs: HOUR, kind: 'count' },
+  ];
+
+  it('counts every admitted send without a maximum, and a revoke gives the count back', async () => {
+    const s = store();
+    const tag = `count-${n}`;
+    for (let i = 0; i < 3; i++) {
+      const phone = nextPhone();
+      expect(
+        await s.issue({
+          phone,
+          digest: 'd',
+          verificationId: `c${i}`,
+          limits: limitsFor(phone, tag),
+          now: t0,
+        }),
+      ).toEqual({
+        ok: true,
+      });
+      if (i === 2) await s.revoke({ phone, verificationId: `c${i}`, limits: limitsFor(phone, tag) });
+    }
+    expect(await redis.get(`${prefix}count:${tag}`)).toBe('2');
+    expect(await redis.pttl(`${prefix}count:${tag}`)).toBeGreaterThan(HOUR - 60_000);
+  });
+
+  it('refuses until the time a block key holds (on the caller clock), counting nothing', async () => {
+    const s = store();
+    const tag = `block-${n}`;
+    await redis.hset(`${prefix}block:${tag}`, 'until', String(t0 + 900_000));
+    const phone = nextPhone();
+    expect(
+      await s.issue({ phone, digest: 'd', verificationId: 'b1', limits: limitsFor(phone, tag), now: t0 }),
+    ).toEqual({
+      ok: false,
+      reason: 'limit',
+      limit: 'fraud',
+      retryAfterSeconds: 900,
+    });
+    expect(await redis.get(`${prefix}count:${tag}`)).toBeNull();
+    expect(
+      await s.issue({
+        phone,
+        digest: 'd',
+        verificationId: 'b2',
+        limits: limitsFor(phone, tag),
+        now: t0 + 900_000,
+      }),
+    ).toEqual({ ok: true });
+  });
+
+  it('lets a number with a pass through a block once, and spends the pass', async () => {
+    const s = store();
+    const tag = `pass-${n}`;
+    await redis.hset(`${prefix}block:${tag}`, 'until', String(t0 + 900_000));
+    const phone = nextPhone();
+    await redis.set(`${prefix}pass:{${phone}}`, '1');
+    expect(
+      await s.issue({ phone, digest: 'd', verificationId: 'p1', limits: limitsFor(phone, tag), now: t0 }),
+    ).toEqual({
+      ok: true,
+    });
+    expect(await redis.exists(`${prefix}pass:{${phone}}`)).toBe(0);
+    const again = await s.issue({
+      phone,
+      digest: 'd',
+      verificationId: 'p2',
+      limits: limitsFor(phone, tag),
+      now: t0,
+    });
+    expect(again).toMatchObject({ ok: false, limit: 'fraud' });
+    // One pass per block (max 1): another number's pass does not get through.
+    const late = nextPhone();
+    await redis.set(`${prefix}pass:{${late}}`, '1');
+    expect(
+      await s.issue({
+        phone: late,
+        digest: 'd',
+        verificationId: 'p4',
+        limits: limitsFor(late, tag),
+        now: t0,
+      }),
+    ).toMatchObject({ ok: false, limit: 'fraud' });
+    expect(await redis.exists(`${prefix}pass:{${late}}`)).toBe(1);
+    // Without a block in force the pass is kept.
+    const other = nextPhone();
+    await redis.set(`${prefix}pass:{${other}}`, '1');
+    await s.issue({
+      phone: other,
+      digest: 'd',
+      verificationId: 'p3',
+      limits: limitsFor(other, `free-${n}`),
+      now: t0,
+    });
+    expect(await redis.exists(`${prefix}pass:{${other}}`)).toBe(1);
+  });
+});

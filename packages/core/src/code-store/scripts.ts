@@ -11,7 +11,10 @@ import { LuaScript } from './lua-script.js';
  *
  * KEYS: code hash, cooldown string, the issue's undo mark, then one key per limit.
  * ARGV: digest, verification id, ttl s, cooldown s, now ms, limit count, then per limit:
- *   kind ('s' sliding | 'f' fixed | 'c' check a sliding set counted elsewhere), max, window ms.
+ *   kind ('s' sliding | 'f' fixed | 'c' check a sliding set counted elsewhere | 'p' pass:
+ *   while this key exists one send gets through the 'b' limits after it, and a send that
+ *   did deletes the key | 'b' block: refuse until the time (ms) in this hash's 'until',
+ *   but let max sends with a pass through | 'n' count into this key, no max), max, window ms.
  * Then (same code on resend): reuse '1' | '0', max attempts, min ms left to reuse, binding,
  *   key ids that can open a sealed code (space-separated), the new code sealed ('' = none).
  * Returns {1, 0, 0} when issued, {1, 0, 0, verification id, sealed code, ms left} when a
@@ -25,6 +28,7 @@ export const issueScript = new LuaScript(
 local cooldown = tonumber(ARGV[4])
 local now = tonumber(ARGV[5])
 local n = tonumber(ARGV[6])
+local pass, spend, through = false, false, false
 if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 0, -1} end
 if cooldown > 0 then
   local left = redis.call('PTTL', KEYS[2])
@@ -39,7 +43,19 @@ for i = 1, n do
       local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
       return {0, math.max(1, tonumber(oldest[2]) + window - now), i}
     end
-  else
+  elseif kind == 'p' then
+    -- an exemption (e.g. a number that verified before) from the blocks after it
+    if redis.call('EXISTS', key) == 1 then pass = key end
+  elseif kind == 'b' then
+    -- a hash: the block's end (ms, on the caller's clock like the windows) and the passes
+    -- it let through; a pass gets a send through while fewer than max have gone through
+    local block = redis.call('HMGET', key, 'until', 'passes')
+    local left = (tonumber(block[1]) or 0) - now
+    if left > 0 then
+      if not pass or (tonumber(block[2]) or 0) >= max then return {0, left, i} end
+      spend, through = pass, key
+    end
+  elseif kind == 'f' then
     if (tonumber(redis.call('GET', key)) or 0) >= max then
       return {0, math.max(1, redis.call('PTTL', key)), i}
     end
@@ -51,11 +67,17 @@ for i = 1, n do
   if kind == 's' then
     redis.call('ZADD', key, now, ARGV[2])
     redis.call('PEXPIRE', key, window)
-  elseif kind == 'c' then
-    -- check only: a lock read here, counted elsewhere
+  elseif kind == 'c' or kind == 'p' or kind == 'b' then
+    -- read only: a lock, an exemption or a block, written elsewhere
   elseif redis.call('INCR', key) == 1 then
+    -- 'f' and 'n': the key names its period, so it expires once, from its first count
     redis.call('PEXPIRE', key, window)
   end
+end
+-- a pass that got this send through a block is spent (renewed by the number's next verify)
+if spend then
+  redis.call('DEL', spend)
+  redis.call('HINCRBY', through, 'passes', 1)
 end
 -- Same code on resend (issue 12): the arguments after the limits' ask to keep a live code
 -- of the same binding (purpose and caller); it keeps its digest, attempts and expiry, and
@@ -189,7 +211,7 @@ return {'live', redis.call('PTTL', KEYS[1])}
 
 /**
  * KEYS: code hash, cooldown, the issue's undo mark, then the limit keys the issue counted
- * against. ARGV: verification id, undo mark ttl s, then one kind ('s' | 'f' | 'c') per limit.
+ * against. ARGV: verification id, undo mark ttl s, then one kind (see the issue script) per limit.
  * Undoes an issue whose job could not be enqueued (or whose answer never came back), only
  * if nothing newer replaced it, and gives back what it took from each limit: a send that
  * never happened costs nothing. Idempotent: the undo mark makes a second undo a no-op, and
@@ -217,7 +239,7 @@ for i = 4, #KEYS do
   local kind = ARGV[i - 1]
   if kind == 's' then
     redis.call('ZREM', KEYS[i], id)
-  elseif kind == 'f' and (tonumber(redis.call('GET', KEYS[i])) or 0) > 0 then
+  elseif (kind == 'f' or kind == 'n') and (tonumber(redis.call('GET', KEYS[i])) or 0) > 0 then
     redis.call('DECR', KEYS[i])
   end
 end
@@ -254,11 +276,14 @@ return 'canceled'
  * Redis Cluster only: charges one shared send limit (a key outside the phone's slot, e.g.
  * per IP, per country, the daily budget) for one send, before the phone's issue script runs.
  * KEYS: the limit's key, the send's reservation mark (same slot as the limit's key).
- * ARGV: kind ('s' | 'f' | 'c'), max, window ms, now ms, verification id, mark ttl s.
- * Returns {1, 0} when charged (or already charged by this id), {0, ms left} when full,
- * {0, 0, -1} when this id was already refunded (a late reservation changes nothing).
- * The mark says "charged" ('1', fixed counters only: a refund then knows it may DECR) or
- * "refunded" ('0'), so a refund is exact and idempotent.
+ * ARGV: kind ('s' | 'f' | 'c' | 'n' | 'b', as in the issue script), max, window ms, now ms,
+ * verification id, mark ttl s, and for 'b' whether the phone holds a pass ('1' | '0').
+ * Returns {1, 0, 0} when charged (or already charged by this id), {1, 0, 0, 1} when a block
+ * let this send through on the phone's pass (the caller then spends the pass), {0, ms left,
+ * 0} when full or blocked, {0, 0, -1} when this id was already refunded (a late reservation
+ * changes nothing). The mark says "charged" ('1': a counter a refund may DECR; 'p': a pass
+ * counted on a block, which a refund gives back) or "refunded" ('0'), so a refund is exact
+ * and idempotent.
  */
 export const reserveScript = new LuaScript(
   'otp-reserve',
@@ -266,7 +291,24 @@ export const reserveScript = new LuaScript(
 local mark = redis.call('GET', KEYS[2])
 if mark == '0' then return {0, 0, -1} end
 if mark == '1' then return {1, 0, 0} end
+if mark == 'p' then return {1, 0, 0, 1} end
 local kind, max, window, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if kind == 'b' then
+  -- the fraud guard's block: a hash with its end (ms) and the passes it let through
+  local block = redis.call('HMGET', KEYS[1], 'until', 'passes')
+  local left = (tonumber(block[1]) or 0) - now
+  if left <= 0 then return {1, 0, 0} end
+  if ARGV[7] ~= '1' or (tonumber(block[2]) or 0) >= max then return {0, left, 0} end
+  redis.call('HINCRBY', KEYS[1], 'passes', 1)
+  redis.call('SET', KEYS[2], 'p', 'EX', ARGV[6])
+  return {1, 0, 0, 1}
+end
+if kind == 'n' then
+  -- a count without a maximum (the fraud guard's per-range buckets)
+  if redis.call('INCR', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], window) end
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[6])
+  return {1, 0, 0}
+end
 if kind == 's' or kind == 'c' then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
   if kind == 's' and redis.call('ZSCORE', KEYS[1], ARGV[5]) then return {1, 0, 0} end
@@ -305,8 +347,10 @@ export const refundScript = new LuaScript(
 local was = redis.call('SET', KEYS[2], '0', 'EX', ARGV[3], 'GET')
 if ARGV[1] == 's' then
   redis.call('ZREM', KEYS[1], ARGV[2])
-elseif ARGV[1] == 'f' and was == '1' and (tonumber(redis.call('GET', KEYS[1])) or 0) > 0 then
+elseif (ARGV[1] == 'f' or ARGV[1] == 'n') and was == '1' and (tonumber(redis.call('GET', KEYS[1])) or 0) > 0 then
   redis.call('DECR', KEYS[1])
+elseif ARGV[1] == 'b' and was == 'p' then
+  redis.call('HINCRBY', KEYS[1], 'passes', -1)
 end
 return 1
 `,
