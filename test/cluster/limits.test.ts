@@ -159,4 +159,43 @@ describe('send limits on a Redis Cluster: shared counters reserved, refunded on 
     expect(answers[3]?.status).toBe(429);
     expect(answers[3]?.body.code).toBe('VERIFY_LIMIT_EXCEEDED');
   });
+
+  it("fraud guard (enforce): a blocked range refuses with its counts refunded; a verified number's pass gets one send through", async () => {
+    system = await startClusterSystem({
+      env: { FRAUD_GUARD: 'enforce', FRAUD_PASSES_PER_BLOCK: '1' },
+      workers: 0,
+    });
+    const s = system;
+    // phone(600..602) share the range +7701300 (all national digits but the last four).
+    const range = `${s.prefix}fraud:{+7701300}`;
+    const verified = (p: string) => `${s.prefix}fraud:verified:{${p}}`;
+    await s.redis.hset(`${range}:block`, 'until', Date.now() + 600_000, 'passes', 0);
+    await s.redis.pexpire(`${range}:block`, 600_000);
+    const minuteSends = async () => {
+      const minute = Math.floor(Date.now() / 60_000);
+      const counts = await Promise.all([minute - 1, minute].map((m) => s.redis.get(`${range}:s:${m}`)));
+      return counts.reduce((sum, c) => sum + Number(c ?? 0), 0);
+    };
+
+    const refused = await s.send(phone(600));
+    expect(refused.status).toBe(429);
+    expect(refused.body.code).toBe('FRAUD_SUSPECTED');
+    // The range's send buckets were reserved beside the block and refunded with it.
+    expect(await minuteSends()).toBe(0);
+
+    // A number that verified before holds a pass (a key of its own slot): one send through.
+    await s.redis.set(verified(phone(601)), '1', 'EX', 600);
+    await s.redis.set(verified(phone(602)), '1', 'EX', 600);
+    const through = await s.send(phone(601));
+    expect(through.status).toBe(200);
+    expect(await s.redis.exists(verified(phone(601)))).toBe(0);
+    expect(await s.redis.hget(`${range}:block`, 'passes')).toBe('1');
+    expect(await minuteSends()).toBe(1);
+    // FRAUD_PASSES_PER_BLOCK=1: the block lets no second pass through, and keeps that pass.
+    const second = await s.send(phone(602));
+    expect(second.status).toBe(429);
+    expect(second.body.code).toBe('FRAUD_SUSPECTED');
+    expect(await s.redis.exists(verified(phone(602)))).toBe(1);
+    expect(await s.redis.hget(`${range}:block`, 'passes')).toBe('1');
+  });
 });

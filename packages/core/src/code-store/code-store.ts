@@ -315,9 +315,10 @@ export function createCodeStore(options: CodeStoreOptions): CodeStore {
   }
 
   // A send's reservation mark sits in its limit's slot (the limit key's hash tag, or the
-  // whole key when it has none).
+  // whole key when it has none), one per limit: several limits can share a tag (a fraud
+  // range's block and buckets), and each must know whether it was charged.
   function reservationKey(limit: SendLimit, verificationId: string): string {
-    return `${prefix}rsv:{${hashTagOf(limit.key)}}:${verificationId}`;
+    return `${prefix}rsv:{${hashTagOf(limit.key)}}:${verificationId}:${limit.key}`;
   }
 
   async function reserve(limit: SendLimit, verificationId: string, now: number, hasPass: boolean) {
