@@ -6,28 +6,17 @@
 // the redis-server process's own (user + sys), the basis of the README's Scaling section.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createApp } from '@otp/api';
 import { loadApiConfig } from '@otp/api/config';
 import { createLogger, type Env } from '@otp/core';
 import { createFakeMessaggio } from '@otp/messaggio/testing';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { startPrivateRedis } from './lib/processes.ts';
 
 const { values } = parseArgs({ options: { sends: { type: 'string', default: '2000' } } });
 const N = Number(values.sends);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
 
 interface Snapshot {
   calls: Map<string, number>;
@@ -71,21 +60,13 @@ async function measure(redis: Redis, what: string, work: () => Promise<void>) {
   return { commands, cpuUsec };
 }
 
-const port = await freePort();
-const dir = mkdtempSync(join(tmpdir(), 'otp-commandstats-'));
-const server = spawn(
-  'redis-server',
-  ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-  { stdio: 'ignore' },
-);
-const redis = new Redis(port, '127.0.0.1', { retryStrategy: (times) => (times > 50 ? null : 100) });
-// The server may still be starting: the first connection attempts are refused, then retried.
-redis.on('error', () => {});
-await redis.ping();
+// The bench's own redis-server (bench/lib/processes.ts): a free port, no persistence.
+const privateRedis = await startPrivateRedis();
+const redis = privateRedis.client;
 const fake = await createFakeMessaggio({ logins: ['bench-login'], senders: ['OTPTEST'] });
 const env: Env = {
   NODE_ENV: 'production',
-  REDIS_URL: `redis://127.0.0.1:${port}`,
+  REDIS_URL: privateRedis.url,
   OTP_SECRET: 'c0mmandstats-7f3a9d1e5b2c8a4f6e0d3b7a9c1e5f2a8d4b6c0e3f7a1d9b5c2e8f4a6d0b3c7e',
   MESSAGGIO_API_KEY: 'bench-login',
   MESSAGGIO_SENDER: 'OTPTEST',
@@ -143,8 +124,5 @@ try {
 } finally {
   await api.close();
   await fake.close();
-  redis.disconnect();
-  server.kill('SIGTERM');
-  await once(server, 'exit');
-  rmSync(dir, { recursive: true, force: true });
+  await privateRedis.stop();
 }
