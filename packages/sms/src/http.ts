@@ -64,7 +64,7 @@ export interface HttpClient {
     path: string,
     init: { headers: Record<string, string>; body: string; signal: AbortSignal },
   ): Promise<HttpAnswer>;
-  /** Closes every connection once the requests in flight are answered. */
+  /** Closes every connection once the requests in flight are answered. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -92,6 +92,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     throw new TypeError(`HTTP client: connections must be a positive whole number, got ${connections}.`);
   }
   const pool = new Pool(origin, { connections });
+  let closing: Promise<void> | undefined;
   return {
     async post(path, { headers, body, signal }) {
       const answer = await pool.request({ path, method: 'POST', headers, body, signal });
@@ -103,6 +104,9 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         text,
       };
     },
-    close: () => pool.close(),
+    close() {
+      closing ??= pool.close();
+      return closing;
+    },
   };
 }
