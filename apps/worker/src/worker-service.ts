@@ -76,25 +76,24 @@ export function createWorkerService(
   );
   commands.on('error', (err) => logger.error({ err, component: 'redis' }, 'redis connection error'));
 
-  const chain: ChainLink[] = (options.providers ?? createChainProviders(config, logger)).map(
-    ({ provider, secrets }) => ({
-      provider,
-      secrets,
-      // The debug provider cannot fail; a breaker would only add Redis round trips.
-      ...(provider.name === 'debug'
-        ? {}
-        : {
-            breaker: createSharedBreaker({
-              provider: provider.name,
-              redis: commands,
-              keyPrefix: config.redisKeyPrefix,
-              failureThreshold: config.breaker.failureThreshold,
-              cooldownMs: config.breaker.cooldownMs,
-              logger,
-            }),
+  const providers = options.providers ?? createChainProviders(config, logger);
+  const chain: ChainLink[] = providers.map(({ provider, secrets }) => ({
+    provider,
+    secrets,
+    // The debug provider cannot fail; a breaker would only add Redis round trips.
+    ...(provider.name === 'debug'
+      ? {}
+      : {
+          breaker: createSharedBreaker({
+            provider: provider.name,
+            redis: commands,
+            keyPrefix: config.redisKeyPrefix,
+            failureThreshold: config.breaker.failureThreshold,
+            cooldownMs: config.breaker.cooldownMs,
+            logger,
           }),
-    }),
-  );
+        }),
+  }));
   const breakers = chain.flatMap((link) => (link.breaker ? [link.breaker] : [])) as SharedBreaker[];
   // Aborted at the shutdown deadline, so a send in flight stops instead of racing the retry.
   const shutdown = new AbortController();
@@ -229,7 +228,8 @@ export function createWorkerService(
       await eventsQueue?.close();
       await heartbeat.stop();
       await telemetry.close();
-      await Promise.all([connection.quit(), commands.quit()]);
+      // The providers' keep-alive connections last: no job is left to use them.
+      await Promise.all([connection.quit(), commands.quit(), ...providers.map((p) => p.close?.())]);
       return outcome;
     } finally {
       clearTimeout(timer);

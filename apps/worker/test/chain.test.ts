@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, parseMetrics } from '../../../test/probes.js';
 import { LogCapture } from '../../api/test/helper.js';
 import { loadWorkerConfig } from '../src/config.js';
+import { createChainProviders } from '../src/providers/registry.js';
 import { createWorkerService, type WorkerService } from '../src/worker-service.js';
 import { eventually, FAKE_LOGIN, type System, startSystem } from './system.js';
 
@@ -330,6 +331,32 @@ describe('provider chain: Messaggio, then Twilio (both fakes over HTTP, real Red
     expect(s.fake.requests.length).toBe(requestsWhenOpened);
     expect(twilio.messages).toHaveLength(2);
     expect(logs.text).toMatch(/provider skipped: circuit breaker open/);
+  });
+
+  it("closes every provider's connection pool when the worker closes", async () => {
+    const { s, twilio } = await startChain({});
+    await s.worker?.close(2000);
+    const config = loadWorkerConfig(s.env);
+    const logger = createLogger({ service: 'otp-worker', stream: new LogCapture() });
+    const closed: string[] = [];
+    const providers = createChainProviders(config, logger).map((link) => ({
+      ...link,
+      close: async () => {
+        await link.close?.();
+        closed.push(link.provider.name);
+      },
+    }));
+    const worker = createWorkerService(config, logger, { providers });
+    // One code through each provider, so both pools hold a keep-alive connection.
+    const viaMessaggio = await send(s);
+    await statusIs(s, viaMessaggio.id, ['sent']);
+    s.fake.setMode({ kind: 'status', status: 503 });
+    const viaTwilio = await send(s);
+    expect(await statusIs(s, viaTwilio.id, ['sent'])).toMatchObject({ provider: 'twilio' });
+    expect(twilio.messages).toHaveLength(1);
+
+    expect(await worker.close(2000)).toBe('drained');
+    expect(closed.sort()).toEqual(['messaggio', 'twilio']);
   });
 });
 

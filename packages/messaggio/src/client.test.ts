@@ -260,10 +260,10 @@ describe('send: answers', () => {
     expect(err.message).not.toContain(LOGIN);
   });
 
-  it('fails a refused connection at once, not at the timeout (ky body-tee regression)', async () => {
-    // Port 1 on loopback refuses immediately. Before the fix this waited for the full
-    // timeout (ky's spare body copy never settled), so a 60 s timeout would hang the test
-    // past vitest's limit instead of returning MESSAGGIO_NETWORK.
+  it('fails a refused connection at once, not at the timeout', async () => {
+    // Port 1 on loopback refuses immediately. A client that waited for the full timeout
+    // (as one over ky once did: its spare body copy never settled) would hang the test past
+    // vitest's limit instead of returning MESSAGGIO_NETWORK.
     const refused = createMessaggioClient({
       baseUrl: 'http://127.0.0.1:1/api/v1',
       login: LOGIN,

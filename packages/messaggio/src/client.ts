@@ -1,6 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { releasingBody } from '@otp/sms';
-import ky from 'ky';
+import { createHttpClient, type HttpAnswer } from '@otp/sms';
 import { Compile } from 'typebox/compile';
 import { classifyStatus, MessaggioError, type MessaggioErrorCode, parseRetryAfter } from './errors.js';
 import { type SendBody, type SendResultEntry, SendResultSchema } from './wire-format.js';
@@ -17,8 +16,13 @@ export interface MessaggioClientOptions {
    */
   timeoutMs?: number;
   /**
-   * For tests; defaults to global fetch.
-   * @defaultValue globalThis.fetch
+   * Keep-alive connections to Messaggio at most; the worker passes its concurrency.
+   * @defaultValue 10
+   */
+  connections?: number;
+  /**
+   * For tests: requests go through this fetch instead of the client's connection pool.
+   * @defaultValue undefined (the pool)
    */
   fetch?: typeof fetch;
 }
@@ -62,20 +66,15 @@ export interface MessaggioClient {
    * MESSAGGIO_NETWORK when it cannot connect.
    */
   probe(options?: { signal?: AbortSignal }): Promise<{ status: number; title?: string; detail?: string }>;
+  /** Closes the client's connections once the requests in flight are answered. */
+  close(): Promise<void>;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const E164_DIGITS = /^\+?(\d+)$/;
 const checkSendResult = Compile(SendResultSchema);
 
-interface Exchange {
-  status: number;
-  statusText: string;
-  retryAfter: string | null;
-  text: string;
-}
-
-/** Builds a client; it holds no sockets or timers of its own, so there is nothing to close. */
+/** Builds a client with a pool of keep-alive connections; {@link MessaggioClient.close} closes them. */
 export function createMessaggioClient(options: MessaggioClientOptions): MessaggioClient {
   const { login } = options;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -83,43 +82,39 @@ export function createMessaggioClient(options: MessaggioClientOptions): Messaggi
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new TypeError(`Messaggio client: timeoutMs must be a positive number, got ${timeoutMs}.`);
   }
-  let origin: string;
+  let base: URL;
   try {
-    origin = new URL(options.baseUrl).origin;
+    base = new URL(options.baseUrl);
   } catch {
     throw new TypeError(`Messaggio client: baseUrl is not a URL: "${options.baseUrl}".`);
   }
-
-  const http = ky.create({
-    prefix: options.baseUrl.replace(/\/+$/, ''),
-    // Retries belong to the BullMQ worker, which owns backoff and the attempt budget; a second
-    // layer here would multiply duplicate SMS after timeouts.
-    retry: 0,
-    throwHttpErrors: false,
-    // ky's timeout stops at the response headers; ours (below) also covers the body, so a
-    // stalled body cannot hang a worker.
-    timeout: false,
-    headers: { Accept: 'application/json', 'Messaggio-Login': login },
-    fetch: releasingBody(options.fetch ?? ((input, init) => globalThis.fetch(input, init))),
+  const { origin } = base;
+  const prefix = base.pathname.replace(/\/+$/, '');
+  // No retries here: they belong to the BullMQ worker, which owns backoff and the attempt
+  // budget; a second layer would multiply duplicate SMS after timeouts.
+  const http = createHttpClient({
+    origin,
+    ...(options.connections === undefined ? {} : { connections: options.connections }),
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
   });
+  const headers = {
+    accept: 'application/json',
+    'content-type': 'application/json',
+    'messaggio-login': login,
+  };
 
   // Messaggio may echo what it was sent, and the login is a credential.
   const redact = (text: string | undefined): string | undefined =>
     text === undefined ? undefined : text.split(login).join('[redacted]');
 
-  async function post(path: string, json: unknown, signal: AbortSignal | undefined): Promise<Exchange> {
+  async function post(path: string, json: unknown, signal: AbortSignal | undefined): Promise<HttpAnswer> {
+    // The deadline covers the response body as well as the headers, so a stalled body cannot
+    // hang a worker.
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timeoutMs);
     const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
     try {
-      const response = await http.post(path, { json, signal: combined });
-      const text = await response.text();
-      return {
-        status: response.status,
-        statusText: response.statusText,
-        retryAfter: response.headers.get('retry-after'),
-        text,
-      };
+      return await http.post(`${prefix}/${path}`, { headers, body: JSON.stringify(json), signal: combined });
     } catch (err) {
       if (signal?.aborted) throw signal.reason ?? err;
       if (deadline.signal.aborted) {
@@ -141,13 +136,13 @@ export function createMessaggioClient(options: MessaggioClientOptions): Messaggi
     }
   }
 
-  function httpError(exchange: Exchange): MessaggioError {
+  function httpError(exchange: HttpAnswer): MessaggioError {
     const { code, retryable } = classifyStatus(exchange.status);
     const problem = parseProblem(exchange.text);
     const title = redact(problem.title);
     const detail = redact(problem.detail);
     const retryAfterMs = parseRetryAfter(exchange.retryAfter);
-    const statusLine = `${exchange.status} ${STATUS_CODES[exchange.status] ?? exchange.statusText}`.trim();
+    const statusLine = `${exchange.status} ${STATUS_CODES[exchange.status] ?? ''}`.trim();
     const said = [title, detail].filter(Boolean).join(': ') || 'no title or detail in the body';
     const retryHint = retryAfterMs === undefined ? '' : `; retry after ${Math.ceil(retryAfterMs / 1000)} s`;
     return new MessaggioError({
@@ -208,6 +203,8 @@ export function createMessaggioClient(options: MessaggioClientOptions): Messaggi
         ...(detail === undefined ? {} : { detail: redact(detail) }),
       };
     },
+
+    close: () => http.close(),
   };
 }
 
@@ -290,8 +287,8 @@ function parseProblem(text: string): { title?: string; detail?: string } {
 /** undici hides the useful part ("ECONNREFUSED", "other side closed") in `cause`. */
 function describeNetworkError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  // ky wraps fetch's TypeError ("fetch failed"), which wraps the socket error: report the
-  // innermost error that names a system code, else the innermost message.
+  // fetch's TypeError ("fetch failed") wraps the socket error: report the innermost error that
+  // names a system code, else the innermost message.
   let innermost: Error = err;
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
     innermost = e;

@@ -7,7 +7,14 @@ export {
   type SmsErrorInit,
   type SmsErrorScope,
 } from './errors.js';
-export { parseRetryAfter, releasingBody } from './http.js';
+export {
+  createHttpClient,
+  DEFAULT_CONNECTIONS,
+  type HttpAnswer,
+  type HttpClient,
+  type HttpClientOptions,
+  parseRetryAfter,
+} from './http.js';
 export type { SmsMessage, SmsProvider, SmsReceipt, SmsSendOptions } from './provider.js';
 export { REDACTED, redactSecrets } from './redact.js';
 export type { WebhookAnswer, WebhookHandler, WebhookOutcome, WebhookRequest } from './webhook.js';

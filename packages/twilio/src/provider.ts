@@ -1,13 +1,13 @@
 import { STATUS_CODES } from 'node:http';
 import {
-  releasingBody,
+  createHttpClient,
+  type HttpAnswer,
   SmsError,
   type SmsErrorScope,
   type SmsMessage,
   type SmsProvider,
   type SmsReceipt,
 } from '@otp/sms';
-import ky from 'ky';
 import { Compile } from 'typebox/compile';
 import { classifyTwilioError, parseRetryAfter, TWILIO, type TwilioErrorCode } from './errors.js';
 import { withCallbackReference } from './status-callback.js';
@@ -61,8 +61,13 @@ export interface TwilioProviderOptions {
    */
   timeoutMs?: number;
   /**
-   * For tests.
-   * @defaultValue globalThis.fetch
+   * Keep-alive connections to Twilio at most; the worker passes its concurrency.
+   * @defaultValue 10
+   */
+  connections?: number;
+  /**
+   * For tests: requests go through this fetch instead of the provider's connection pool.
+   * @defaultValue undefined (the pool)
    */
   fetch?: typeof fetch;
 }
@@ -76,20 +81,15 @@ export interface TwilioProvider extends SmsProvider {
    * the signal's reason instead, since the caller chose to stop.
    */
   send(message: SmsMessage, options?: { signal?: AbortSignal }): Promise<SmsReceipt>;
+  /** Closes the provider's connections once the requests in flight are answered. */
+  close(): Promise<void>;
 }
 
 export const DEFAULT_TWILIO_BASE_URL = 'https://api.twilio.com';
 const DEFAULT_TIMEOUT_MS = 10_000;
 const checkMessage = Compile(MessageResourceSchema);
 
-interface Exchange {
-  status: number;
-  statusText: string;
-  retryAfter: string | null;
-  text: string;
-}
-
-/** Builds the provider; it holds no sockets or timers of its own, so there is nothing to close. */
+/** Builds the provider with a pool of keep-alive connections; {@link TwilioProvider.close} closes them. */
 export function createTwilioProvider(options: TwilioProviderOptions): TwilioProvider {
   const { accountSid, authToken, from, messagingServiceSid, statusCallbackUrl } = options;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -112,32 +112,33 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new TypeError(`Twilio provider: timeoutMs must be a positive number, got ${timeoutMs}.`);
   }
-  let origin: string;
+  let base: URL;
   try {
-    origin = new URL(baseUrl).origin;
+    base = new URL(baseUrl);
   } catch {
     throw new TypeError(`Twilio provider: baseUrl is not a URL: "${baseUrl}".`);
   }
   if (statusCallbackUrl !== undefined) checkStatusCallbackUrl(statusCallbackUrl);
 
+  const { origin } = base;
   const basic = Buffer.from(`${accountSid}:${authToken}`).toString('base64');
-  const path = messagesPath(accountSid);
+  const path = `${base.pathname.replace(/\/+$/, '')}${messagesPath(accountSid)}`;
   // What error messages say instead of the path, which carries the Account SID.
   const where = `POST ${origin}/2010-04-01/Accounts/…/Messages.json`;
 
-  const http = ky.create({
-    prefix: baseUrl.replace(/\/+$/, ''),
-    // Retries belong to the worker, which owns backoff, the attempt budget and failover; a
-    // second layer here would multiply duplicate SMS (Messages have no idempotency key).
-    retry: 0,
-    throwHttpErrors: false,
-    // ky's timeout stops at the response headers; ours (below) also covers the body, so a
-    // stalled body cannot hang a worker.
-    timeout: false,
-    // The 2010 API answers XML unless asked otherwise; `.json` in the path and this header ask.
-    headers: { Accept: 'application/json', Authorization: `Basic ${basic}` },
-    fetch: releasingBody(options.fetch ?? ((input, init) => globalThis.fetch(input, init))),
+  // No retries here: they belong to the worker, which owns backoff, the attempt budget and
+  // failover; a second layer would multiply duplicate SMS (Messages have no idempotency key).
+  const http = createHttpClient({
+    origin,
+    ...(options.connections === undefined ? {} : { connections: options.connections }),
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
   });
+  const headers = {
+    // The 2010 API answers XML unless asked otherwise; `.json` in the path and this header ask.
+    accept: 'application/json',
+    authorization: `Basic ${basic}`,
+    'content-type': 'application/x-www-form-urlencoded;charset=UTF-8',
+  };
 
   const redactSecrets = (text: string): string =>
     [authToken, basic, accountSid].reduce((out, secret) => out.split(secret).join('[redacted]'), text);
@@ -151,19 +152,14 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
     return out.replace(/\+\[the To number\]/g, '[the To number]');
   }
 
-  async function post(form: URLSearchParams, signal: AbortSignal | undefined): Promise<Exchange> {
+  async function post(form: URLSearchParams, signal: AbortSignal | undefined): Promise<HttpAnswer> {
+    // The deadline covers the response body as well as the headers, so a stalled body cannot
+    // hang a worker.
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timeoutMs);
     const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
     try {
-      const response = await http.post(path, { body: form, signal: combined });
-      const text = await response.text();
-      return {
-        status: response.status,
-        statusText: response.statusText,
-        retryAfter: response.headers.get('retry-after'),
-        text,
-      };
+      return await http.post(path, { headers, body: form.toString(), signal: combined });
     } catch (err) {
       if (signal?.aborted) throw signal.reason ?? err;
       if (deadline.signal.aborted) {
@@ -171,8 +167,8 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
           message: `Twilio did not answer ${where} within ${timeoutMs} ms; the message may still have been created.`,
         });
       }
-      // Only the socket-level error becomes the cause: ky's wrappers carry the Request, whose
-      // Authorization header a logger serializing causes could print.
+      // Only the socket-level error becomes the cause: fetch's wrappers may carry the request,
+      // whose Authorization header a logger serializing causes could print.
       const root = innermostError(err);
       throw smsError('transient', 'TWILIO_NETWORK', {
         message: `Could not reach Twilio for ${where}: ${redactSecrets(describeNetworkError(root))}.`,
@@ -183,11 +179,11 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
     }
   }
 
-  function httpError(exchange: Exchange, message: SmsMessage): SmsError {
+  function httpError(exchange: HttpAnswer, message: SmsMessage): SmsError {
     const body = parseErrorBody(exchange.text);
     const { scope, code, summary, destinationOnly } = classifyTwilioError(exchange.status, body.code);
     const retryAfterMs = parseRetryAfter(exchange.retryAfter);
-    const statusLine = `${exchange.status} ${STATUS_CODES[exchange.status] ?? exchange.statusText}`.trim();
+    const statusLine = `${exchange.status} ${STATUS_CODES[exchange.status] ?? ''}`.trim();
     const twilioSaid =
       body.code === undefined
         ? 'no Twilio error code in the body'
@@ -233,6 +229,8 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
       }
       return { provider: TWILIO, providerMessageId: resource.sid };
     },
+
+    close: () => http.close(),
   };
 }
 
@@ -321,8 +319,8 @@ function parseErrorBody(text: string): { code?: number; message?: string } {
 }
 
 /**
- * undici hides the useful part ("ECONNREFUSED", "other side closed") in `cause`, under ky's
- * and fetch's wrappers: the first error down the chain that names a system code, else the last.
+ * undici hides the useful part ("ECONNREFUSED", "other side closed") in `cause`, under
+ * fetch's wrapper: the first error down the chain that names a system code, else the last.
  */
 function innermostError(err: unknown): Error {
   if (!(err instanceof Error)) return new Error(String(err));

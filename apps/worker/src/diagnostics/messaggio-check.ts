@@ -280,86 +280,91 @@ export async function runMessaggioCheck(options: MessaggioCheckOptions): Promise
 
   // 3. Reachability and the login: an empty request is refused as invalid (400/422) only
   // once the login is accepted; 403 means the login is wrong. Nothing is sent.
-  const client = createMessaggioClient({ baseUrl, login, timeoutMs, fetch: options.fetch });
+  const client = createMessaggioClient({ baseUrl, login, timeoutMs, fetch: options.fetch, connections: 1 });
+  // The client keeps a connection alive between the probe and the send; closed on the way out.
   try {
-    const probe = await client.probe();
-    const said = [probe.title, probe.detail].filter(Boolean).join(': ');
-    if (probe.status === 400 || probe.status === 422 || (probe.status >= 200 && probe.status < 300)) {
-      ok(
-        'reach',
-        `Messaggio answers at ${baseUrl} and accepts the login (HTTP ${probe.status} to an empty test request)`,
-      );
-    } else {
-      return fail('reach', answerFailure(probe.status, said, { sender, isSend: false }));
+    try {
+      const probe = await client.probe();
+      const said = [probe.title, probe.detail].filter(Boolean).join(': ');
+      if (probe.status === 400 || probe.status === 422 || (probe.status >= 200 && probe.status < 300)) {
+        ok(
+          'reach',
+          `Messaggio answers at ${baseUrl} and accepts the login (HTTP ${probe.status} to an empty test request)`,
+        );
+      } else {
+        return fail('reach', answerFailure(probe.status, said, { sender, isSend: false }));
+      }
+    } catch (err) {
+      if (!isMessaggioError(err)) throw err;
+      return fail('reach', connectionFailure(err, baseUrl, timeoutMs));
     }
-  } catch (err) {
-    if (!isMessaggioError(err)) throw err;
-    return fail('reach', connectionFailure(err, baseUrl, timeoutMs));
-  }
 
-  // 4. One real SMS, only when asked for.
-  if (!args.phone) {
-    info('send', 'no SMS sent; add --phone +7… --send to send one real test SMS');
-    say('All checks passed.');
-    return EXIT.ok;
-  }
-  const phone = toE164(args.phone);
-  if (!phone) {
-    return fail(
-      'send',
-      new CheckFailure(
-        `"${args.phone}" is not a mobile phone number.`,
-        'Give --phone a mobile number, e.g. +77011234567.',
-      ),
-    );
-  }
-  if (!args.send) {
-    info('send', `no SMS sent to ${phone}; add --send to really send one`);
-    say('All checks passed.');
-    return EXIT.ok;
-  }
-  const text = renderTemplate(config.smsTemplate, generateCode(config.otpLength));
-  try {
-    const result = await client.send({
-      phone,
-      sender,
-      text,
-      externalId: `messaggio-check-${randomUUID()}`,
-      ttlSeconds: 300,
-    });
-    ok(
-      'send',
-      `Messaggio accepted the SMS to ${phone}: message_id ${result.messageId}, accepted_at ${result.acceptedAt}, recipient ${result.phone}`,
-    );
-    say(`      text sent: ${JSON.stringify(text)} (a random code; it verifies nothing)`);
-    say(
-      'All checks passed. If the phone gets no SMS within a few minutes, look the message_id up in the Messaggio dashboard.',
-    );
-    return EXIT.ok;
-  } catch (err) {
-    if (!isMessaggioError(err)) throw err;
-    if (err.code === 'MESSAGGIO_TIMEOUT' || err.code === 'MESSAGGIO_NETWORK') {
-      return fail('send', connectionFailure(err, baseUrl, timeoutMs));
+    // 4. One real SMS, only when asked for.
+    if (!args.phone) {
+      info('send', 'no SMS sent; add --phone +7… --send to send one real test SMS');
+      say('All checks passed.');
+      return EXIT.ok;
     }
-    const said = [err.title, err.detail].filter(Boolean).join(': ');
-    if (err.code === 'MESSAGGIO_RECIPIENT_REJECTED') {
+    const phone = toE164(args.phone);
+    if (!phone) {
       return fail(
         'send',
         new CheckFailure(
-          `Messaggio refused the recipient ${phone}${said ? `: ${said.replace(/[\s.]+$/, '')}` : ''}.`,
-          'Use a mobile number in a country this Messaggio project may send to.',
+          `"${args.phone}" is not a mobile phone number.`,
+          'Give --phone a mobile number, e.g. +77011234567.',
         ),
       );
     }
-    if (err.status === undefined || err.code === 'MESSAGGIO_BAD_RESPONSE') {
-      return fail(
+    if (!args.send) {
+      info('send', `no SMS sent to ${phone}; add --send to really send one`);
+      say('All checks passed.');
+      return EXIT.ok;
+    }
+    const text = renderTemplate(config.smsTemplate, generateCode(config.otpLength));
+    try {
+      const result = await client.send({
+        phone,
+        sender,
+        text,
+        externalId: `messaggio-check-${randomUUID()}`,
+        ttlSeconds: 300,
+      });
+      ok(
         'send',
-        new CheckFailure(
-          err.message,
-          'Check MESSAGGIO_BASE_URL points at Messaggio; the SMS may have been sent.',
-        ),
+        `Messaggio accepted the SMS to ${phone}: message_id ${result.messageId}, accepted_at ${result.acceptedAt}, recipient ${result.phone}`,
       );
+      say(`      text sent: ${JSON.stringify(text)} (a random code; it verifies nothing)`);
+      say(
+        'All checks passed. If the phone gets no SMS within a few minutes, look the message_id up in the Messaggio dashboard.',
+      );
+      return EXIT.ok;
+    } catch (err) {
+      if (!isMessaggioError(err)) throw err;
+      if (err.code === 'MESSAGGIO_TIMEOUT' || err.code === 'MESSAGGIO_NETWORK') {
+        return fail('send', connectionFailure(err, baseUrl, timeoutMs));
+      }
+      const said = [err.title, err.detail].filter(Boolean).join(': ');
+      if (err.code === 'MESSAGGIO_RECIPIENT_REJECTED') {
+        return fail(
+          'send',
+          new CheckFailure(
+            `Messaggio refused the recipient ${phone}${said ? `: ${said.replace(/[\s.]+$/, '')}` : ''}.`,
+            'Use a mobile number in a country this Messaggio project may send to.',
+          ),
+        );
+      }
+      if (err.status === undefined || err.code === 'MESSAGGIO_BAD_RESPONSE') {
+        return fail(
+          'send',
+          new CheckFailure(
+            err.message,
+            'Check MESSAGGIO_BASE_URL points at Messaggio; the SMS may have been sent.',
+          ),
+        );
+      }
+      return fail('send', answerFailure(err.status, said, { sender, isSend: true }));
     }
-    return fail('send', answerFailure(err.status, said, { sender, isSend: true }));
+  } finally {
+    await client.close();
   }
 }

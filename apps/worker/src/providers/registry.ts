@@ -13,6 +13,8 @@ export interface ChainProvider {
    * with the code and the SMS text, from everything stored or logged about a failure.
    */
   secrets: string[];
+  /** Closes the provider's connections; the worker calls it once its jobs have stopped. */
+  close?: () => Promise<void>;
 }
 
 export type ProviderFactory = (config: WorkerConfig, logger: Logger) => ChainProvider;
@@ -26,34 +28,41 @@ export const PROVIDER_FACTORIES = {
     const settings = config.messaggio;
     // config.ts refuses a chain that names a provider without its settings.
     if (!settings) throw new Error('messaggio is in SMS_PROVIDERS but not configured');
+    const client = createMessaggioClient({
+      baseUrl: settings.baseUrl,
+      login: settings.login,
+      timeoutMs: settings.timeoutMs,
+      // A keep-alive connection for every job the worker runs at once.
+      connections: config.concurrency,
+    });
     return {
       provider: createMessaggioProvider({
-        client: createMessaggioClient({
-          baseUrl: settings.baseUrl,
-          login: settings.login,
-          timeoutMs: settings.timeoutMs,
-        }),
+        client,
         sender: settings.sender,
         dlrCallbackUrl: settings.dlrCallbackUrl,
       }),
       secrets: [settings.login, settings.dlrCallbackUrl, settings.webhookSecret].filter(
         (secret): secret is string => secret !== undefined,
       ),
+      close: () => client.close(),
     };
   },
   twilio: (config) => {
     const settings = config.twilio;
     if (!settings) throw new Error('twilio is in SMS_PROVIDERS but not configured');
+    const provider = createTwilioProvider({
+      ...settings,
+      // The callback carries the verification id, signed: a report that beats the worker's
+      // own record of the message id still finds its verification.
+      referenceInCallback: true,
+      connections: config.concurrency,
+    });
     return {
-      provider: createTwilioProvider({
-        ...settings,
-        // The callback carries the verification id, signed: a report that beats the worker's
-        // own record of the message id still finds its verification.
-        referenceInCallback: true,
-      }),
+      provider,
       secrets: [settings.authToken, settings.accountSid, settings.statusCallbackUrl].filter(
         (secret): secret is string => secret !== undefined,
       ),
+      close: () => provider.close(),
     };
   },
   debug: (_config, logger) => ({ provider: createDebugProvider(logger, 'debug-mode'), secrets: [] }),
