@@ -61,6 +61,8 @@ describe('API keys on the OTP routes', () => {
 
 describe('per-key quota', () => {
   const prefix = uniquePrefix('quota');
+  // The quota's own clock, at the start of a 1 s window; the test moves it.
+  let clock = 1_700_000_000_000;
   let app: ReturnType<typeof Fastify>;
   let redis: Redis;
 
@@ -73,6 +75,7 @@ describe('per-key quota', () => {
       keys: parseApiKeys(`limited:${sha('limited-key')}:3,free:${sha('free-key')}`),
       keyPrefix: prefix,
       quotaWindowMs: 1000,
+      now: () => clock,
     });
     app.get('/probe', { onRequest: app.apiKeyAuth }, async (request: FastifyRequest) => ({
       key: request.apiKey?.name,
@@ -88,14 +91,12 @@ describe('per-key quota', () => {
   const probe = (key: string) => app.inject({ method: 'GET', url: '/probe', headers: { 'x-api-key': key } });
 
   it('allows up to the quota, refuses after it with Retry-After, allows again in the next window', async () => {
-    // Start at the beginning of a window so all four requests fall in the same one.
-    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
     for (let i = 0; i < 3; i++) expect((await probe('limited-key')).json()).toEqual({ key: 'limited' });
     const refused = await probe('limited-key');
     expect(refused.statusCode).toBe(429);
     expect(refused.json()).toMatchObject({ code: 'API_KEY_QUOTA_EXCEEDED', retry_after: 1 });
     expect(refused.headers['retry-after']).toBe('1');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    clock += 1000;
     expect((await probe('limited-key')).statusCode).toBe(200);
   });
 
@@ -117,8 +118,9 @@ describe('a quota checked beside the Idempotency-Key claim (deferApiKeyQuota)', 
     await app.register(apiKeys, {
       keys: parseApiKeys(`once:${sha('once-key')}:1`),
       keyPrefix: prefix,
-      // An hour: the two requests below fall in one window.
+      // A fixed clock: the requests below fall in one window whenever the test runs.
       quotaWindowMs: 3_600_000,
+      now: () => 1_700_000_000_000,
     });
     await app.register(idempotency, { keyPrefix: prefix });
     app.post(

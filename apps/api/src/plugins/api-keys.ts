@@ -41,6 +41,8 @@ export interface ApiKeysPluginOptions {
   keyPrefix: string;
   /** The quota's window; keys' quotas are "per minute" in config. @defaultValue 60000 */
   quotaWindowMs?: number;
+  /** The clock the quota's windows are counted by. @defaultValue Date.now */
+  now?: () => number;
 }
 
 // INCR a per-window counter and give it its TTL when it is new; one round trip.
@@ -49,7 +51,7 @@ const quotaScript = new LuaScript(
   `
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {count, redis.call('PTTL', KEYS[1])}
+return {count}
 `,
   1,
 );
@@ -59,7 +61,7 @@ return {count, redis.call('PTTL', KEYS[1])}
  * case) and per-IP limits apply instead; with any, each client route needs one.
  */
 export default fp<ApiKeysPluginOptions>(
-  async (fastify, { keys, keyPrefix, quotaWindowMs = 60_000 }) => {
+  async (fastify, { keys, keyPrefix, quotaWindowMs = 60_000, now = Date.now }) => {
     fastify.decorateRequest('apiKey', null);
     fastify.decorateRequest('apiKeyQuota', null);
     const unauthorized = () =>
@@ -93,12 +95,14 @@ export default fp<ApiKeysPluginOptions>(
     };
 
     async function checkQuota(entry: ApiKeyEntry, perMinute: number): Promise<void> {
-      const windowStart = Math.floor(Date.now() / quotaWindowMs);
-      const [count, ttlMs] = (await whileRedisAnswers(() =>
-        quotaScript.run(fastify.redis, [`${keyPrefix}quota:${entry.name}:${windowStart}`], [quotaWindowMs]),
-      )) as [number, number];
+      const at = now();
+      const window = Math.floor(at / quotaWindowMs);
+      const [count] = (await whileRedisAnswers(() =>
+        quotaScript.run(fastify.redis, [`${keyPrefix}quota:${entry.name}:${window}`], [quotaWindowMs]),
+      )) as [number];
       if (count > perMinute) {
-        const retryAfter = Math.max(1, Math.ceil(ttlMs / 1000));
+        // Until the window ends on the quota's clock (the key's TTL only cleans up).
+        const retryAfter = Math.max(1, Math.ceil(((window + 1) * quotaWindowMs - at) / 1000));
         throw new AppError(
           ErrorCode.API_KEY_QUOTA_EXCEEDED,
           429,
