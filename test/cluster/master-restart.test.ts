@@ -26,8 +26,11 @@ describe('a master restarted under traffic (QUEUE_SHARDS=3)', () => {
     system = await startClusterSystem({
       env: {
         QUEUE_SHARDS: '3',
-        // No shared counter: a send then needs only its phone's slot and its shard's.
+        // No shared counter (the daily budget, the fraud guard's per-country count: one key
+        // each, so one master every send needs): a send then needs only its phone's slot,
+        // its range's and its shard's.
         SMS_DAILY_BUDGET: '0',
+        FRAUD_GUARD: 'off',
         REDIS_COMMAND_TIMEOUT_MS: '500',
       },
     });
