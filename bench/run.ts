@@ -5,7 +5,9 @@
 //
 // Needs `pnpm build` first (`pnpm bench` runs it) and `redis-server` on PATH.
 // Options (flags, or BENCH_* variables): --duration 10 --warmup 3 --connections 100
-// --jobs 3000 --concurrency 50; --quick = --duration 3 --warmup 1 --jobs 1000.
+// --jobs 3000 --concurrency 50; --quick = --duration 3 --warmup 1 --jobs 1000;
+// --set NAME=VALUE (repeatable) changes a variable of the service's API and worker, e.g.
+// --set FRAUD_GUARD=off to see what a feature costs.
 // Exits non-zero only when the bench itself breaks, never for a missed goal.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -69,6 +71,8 @@ const START_TIMEOUT_MS = 20_000;
 interface Settings extends LoadSettings {
   jobs: number;
   concurrency: number;
+  /** Variables changed on the service's API and worker (--set NAME=VALUE), e.g. FRAUD_GUARD=off. */
+  overrides: Record<string, string>;
 }
 
 function readSettings(): Settings {
@@ -83,8 +87,15 @@ function readSettings(): Settings {
       connections: { type: 'string', default: process.env.BENCH_CONNECTIONS },
       jobs: { type: 'string', default: process.env.BENCH_JOBS },
       concurrency: { type: 'string', default: process.env.BENCH_CONCURRENCY },
+      set: { type: 'string', multiple: true, default: [] },
     },
   });
+  const overrides: Record<string, string> = {};
+  for (const item of values.set ?? []) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(item);
+    if (!match) throw new Error(`--set takes NAME=VALUE (an environment variable), got "${item}"`);
+    overrides[match[1] as string] = match[2] as string;
+  }
   const number = (name: string, value: string | undefined, fallback: number, min: number) => {
     if (value === undefined || value === '') return fallback;
     const n = Number(value);
@@ -99,6 +110,7 @@ function readSettings(): Settings {
     connections: number('connections', values.connections, 100, 1),
     jobs: number('jobs', values.jobs, quick ? 1000 : 3000, 1),
     concurrency: number('concurrency', values.concurrency, 50, 1),
+    overrides,
   };
 }
 
@@ -170,7 +182,12 @@ async function main(): Promise<number> {
   progress(
     `node ${process.version}, ${cpus().length} CPUs, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}; ` +
       `${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s per HTTP run, ` +
-      `${settings.jobs} jobs per delivery run at concurrency ${settings.concurrency}`,
+      `${settings.jobs} jobs per delivery run at concurrency ${settings.concurrency}` +
+      (Object.keys(settings.overrides).length > 0
+        ? `; the service with ${Object.entries(settings.overrides)
+            .map(([name, value]) => `${name}=${value}`)
+            .join(' ')}`
+        : ''),
   );
 
   const micro = phoneMicroBench();
@@ -284,9 +301,15 @@ async function main(): Promise<number> {
     // The service: the built API, open (no API keys).
     const startApi = async (name: string, withApiKey: boolean) => {
       const port = await freePort();
-      const child = startChild(name, node, [ENTRIES.api], apiEnv(wiring, secrets, { port, withApiKey }), {
-        cwd: root,
-      });
+      const child = startChild(
+        name,
+        node,
+        [ENTRIES.api],
+        { ...apiEnv(wiring, secrets, { port, withApiKey }), ...settings.overrides },
+        {
+          cwd: root,
+        },
+      );
       const url = `http://127.0.0.1:${port}`;
       await waitUntil(`${name} was not ready`, () => answers(`${url}/health/ready`), START_TIMEOUT_MS, child);
       return { child, url };
@@ -339,7 +362,10 @@ async function main(): Promise<number> {
         'worker',
         node,
         [ENTRIES.worker],
-        workerEnv(wiring, secrets, { concurrency: settings.concurrency, metricsPort }),
+        {
+          ...workerEnv(wiring, secrets, { concurrency: settings.concurrency, metricsPort }),
+          ...settings.overrides,
+        },
         { cwd: root },
       );
       await waitUntil(
