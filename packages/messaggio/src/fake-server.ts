@@ -1,17 +1,8 @@
 // A fake Messaggio over real HTTP, so the client, the worker and local development exercise the
 // same wire format, sockets and failure modes the real service has (docs/messaggio-api.md).
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  BodyTooLargeError,
-  type JsonAnswer,
-  parseJsonOrUndefined,
-  readBody,
-  sendJson,
-  trackSockets,
-} from '@otp/sms/testing';
+import { STATUS_CODES } from 'node:http';
+import { type JsonAnswer, parseJsonOrUndefined, startFakeHttpServer } from '@otp/sms/testing';
 import { createDeliveryReporter, type DeliveryReportOptions } from './fake-delivery-reports.js';
 import { isValidPhone, validateSendBody } from './fake-validation.js';
 import { formatMessaggioTimestamp, type ProblemBody, type SendResultEntry } from './wire-format.js';
@@ -274,60 +265,24 @@ export async function createFakeMessaggio(options: FakeMessaggioOptions = {}): P
     return problem(404, 'Not Found', `No route for ${record.method} ${record.path}.`);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const receivedAt = new Date();
-    let rawBody: string;
-    try {
-      rawBody = await readBody(req);
-    } catch (err) {
-      if (err instanceof BodyTooLargeError) {
-        sendJson(res, { status: 413, body: { title: 'Payload Too Large', detail: err.message } });
-      }
-      return;
-    }
-    if (latencyMs > 0) {
-      try {
-        await sleep(latencyMs, undefined, { signal: closing.signal });
-      } catch {
-        req.socket.destroy();
-        return;
-      }
-    }
-    const record = {
-      method: req.method ?? 'GET',
-      path: new URL(req.url ?? '/', 'http://fake').pathname,
-      headers: { ...req.headers },
-      body: parseJsonOrUndefined(rawBody),
-      rawBody,
-      receivedAt,
-    };
-    const outcome = route(record);
-    requests.push({
-      ...record,
-      response: typeof outcome === 'string' ? outcome : { status: outcome.status, body: outcome.body },
-    });
-    if (outcome === 'dropped') req.socket.destroy();
-    else if (outcome !== 'hung') sendJson(res, outcome);
-    notify();
-  }
-
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      // Only a socket that died mid-answer gets here; there is nobody left to tell.
-      req.socket.destroy();
-    });
+  const http = await startFakeHttpServer({
+    host,
+    port: options.port,
+    latencyMs: () => latencyMs,
+    closing: closing.signal,
+    tooLarge: (detail) => ({ status: 413, body: { title: 'Payload Too Large', detail } }),
+    answer(request) {
+      const record = { ...request, body: parseJsonOrUndefined(request.rawBody) };
+      const outcome = route(record);
+      requests.push({
+        ...record,
+        response: typeof outcome === 'string' ? outcome : { status: outcome.status, body: outcome.body },
+      });
+      return outcome;
+    },
+    answered: notify,
   });
-  const sockets = trackSockets(server);
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const { port, urlHost } = http;
 
   let closed: Promise<void> | undefined;
 
@@ -389,9 +344,7 @@ export async function createFakeMessaggio(options: FakeMessaggioOptions = {}): P
           waiter.reject(new Error('Fake Messaggio closed before the awaited requests arrived.'));
         }
         waiters.clear();
-        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-        sockets.destroyAll();
-        await Promise.all([serverClosed, reporter.close()]);
+        await Promise.all([http.close(), reporter.close()]);
       })();
       return closed;
     },

@@ -2,10 +2,7 @@
 // same wire format, sockets and failure modes the real service has. Follows "What a faithful
 // fake Twilio must do" in docs/twilio-api.md.
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { BodyTooLargeError, type JsonAnswer, readBody, sendJson, trackSockets } from '@otp/sms/testing';
+import { type JsonAnswer, startFakeHttpServer } from '@otp/sms/testing';
 import {
   type CallbackMessage,
   createCallbackReporter,
@@ -454,60 +451,29 @@ export async function createFakeTwilio(options: FakeTwilioOptions = {}): Promise
     return message === undefined ? twilioError(404, 20404) : { status: 200, body: resource(message) };
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const receivedAt = new Date();
-    let rawBody: string;
-    try {
-      rawBody = await readBody(req);
-    } catch (err) {
-      if (err instanceof BodyTooLargeError) sendJson(res, twilioError(413, 20001, err.message));
-      return;
-    }
-    if (latencyMs > 0) {
-      try {
-        await sleep(latencyMs, undefined, { signal: closing.signal });
-      } catch {
-        req.socket.destroy();
-        return;
-      }
-    }
-    // Only form bodies are read: a JSON body has no To, as error 21604 lists [ERR 21604].
-    const isForm = /^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '');
-    const record = {
-      method: req.method ?? 'GET',
-      path: new URL(req.url ?? '/', 'http://fake').pathname,
-      headers: { ...req.headers },
-      rawBody,
-      form: isForm ? Object.fromEntries(new URLSearchParams(rawBody)) : {},
-      receivedAt,
-    };
-    const outcome = route(record);
-    requests.push({
-      ...record,
-      response: typeof outcome === 'string' ? outcome : { status: outcome.status, body: outcome.body },
-    });
-    if (outcome === 'dropped') req.socket.destroy();
-    else if (outcome !== 'hung') sendJson(res, outcome);
-    notify();
-  }
-
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      // Only a socket that died mid-answer gets here; there is nobody left to tell.
-      req.socket.destroy();
-    });
+  const http = await startFakeHttpServer({
+    host,
+    port: options.port,
+    latencyMs: () => latencyMs,
+    closing: closing.signal,
+    tooLarge: (message) => twilioError(413, 20001, message),
+    answer(request) {
+      // Only form bodies are read: a JSON body has no To, as error 21604 lists [ERR 21604].
+      const isForm = /^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '');
+      const record = {
+        ...request,
+        form: isForm ? Object.fromEntries(new URLSearchParams(request.rawBody)) : {},
+      };
+      const outcome = route(record);
+      requests.push({
+        ...record,
+        response: typeof outcome === 'string' ? outcome : { status: outcome.status, body: outcome.body },
+      });
+      return outcome;
+    },
+    answered: notify,
   });
-  const sockets = trackSockets(server);
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const { port, urlHost } = http;
 
   function waitFor(done: () => boolean, describe: () => string, timeoutMs: number): Promise<void> {
     if (done()) return Promise.resolve();
@@ -582,9 +548,7 @@ export async function createFakeTwilio(options: FakeTwilioOptions = {}): Promise
           waiter.reject(new Error(`Fake Twilio closed while waiting for ${waiter.describe()}.`));
         }
         waiters.clear();
-        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-        sockets.destroyAll();
-        await Promise.all([serverClosed, reporter.close()]);
+        await Promise.all([http.close(), reporter.close()]);
       })();
       return closed;
     },
