@@ -258,6 +258,26 @@ describe('send processor: the chain', () => {
     expect(state.delayedUntil).toBeGreaterThan(Date.now() + 50_000);
     expect(backup.calls).toHaveLength(1);
   });
+
+  it('a job whose code is gone hands back the half-open probe it was given beside the liveness check', async () => {
+    const primary = scripted('primary', ['ok']);
+    const { processor, job, chain, phone } = await setup([primary], { breakers: true });
+    const breaker = chain[0]?.breaker;
+    await breaker
+      ?.run({ allowed: true, probe: true }, async () => {
+        throw new SmsError({ provider: 'primary', scope: 'provider', code: 'X', message: 'down' });
+      })
+      .catch(() => undefined);
+    // The cool-down is over: half-open, the probe lease free.
+    const verificationId = (job(0).data as { verificationId: string }).verificationId;
+    await redis.del(`${prefix}${verificationId}:breaker:{primary}:open`);
+    expect(await breaker?.state()).toBe('half-open');
+    await store().revoke({ phone, verificationId });
+    expect(await processor(job(0))).toMatchObject({ outcome: 'skipped' });
+    expect(primary.calls).toHaveLength(0);
+    // Nobody holds the lease: the next job may probe at once, not after the lease expires.
+    expect(await breaker?.acquire()).toEqual({ allowed: true, probe: true });
+  });
 });
 
 describe('send processor: a provider that echoes the request', () => {

@@ -129,6 +129,26 @@ function logged(err: SmsError): Record<string, unknown> {
   return { type: err.name, provider, scope, code, status, retryAfterMs, message };
 }
 
+type LogLevel = 'info' | 'warn' | 'error';
+/** A job's lines, each carrying the job's fields. */
+type JobLog = Record<LogLevel, (fields: Record<string, unknown> | string, message?: string) => void>;
+
+/**
+ * The job's fields put on each line it writes, instead of a pino child per job: a child
+ * serializes its fields when made, a cost every job paid for lines that, at the default
+ * level, a delivered SMS writes one of (and at `warn`, none).
+ */
+function jobLog(base: Logger, about: Record<string, unknown>): JobLog {
+  const at =
+    (level: LogLevel) =>
+    (fields: Record<string, unknown> | string, message?: string): void => {
+      if (!base.isLevelEnabled(level)) return;
+      if (typeof fields === 'string') base[level](about, fields);
+      else base[level]({ ...about, ...fields }, message);
+    };
+  return { info: at('info'), warn: at('warn'), error: at('error') };
+}
+
 /**
  * Delivers one send job: skip it if its code is no longer usable, decrypt, render, then walk
  * the provider chain. A job tries the first provider it has not given up on whose breaker lets
@@ -143,7 +163,7 @@ export function createSendProcessor(deps: SendProcessorDeps) {
   const failoverAfter = deps.failoverAfter ?? 2;
   const now = deps.now ?? Date.now;
   // `log` is the job's logger, so even this line carries the verification and request ids.
-  async function emit(log: Logger, event: SendEvent): Promise<void> {
+  async function emit(log: JobLog, event: SendEvent): Promise<void> {
     try {
       await deps.onEvent?.(event);
     } catch (err) {
@@ -151,7 +171,13 @@ export function createSendProcessor(deps: SendProcessorDeps) {
     }
   }
 
-  return async function processSendJob(job: SendJob, token?: string): Promise<SendJobResult> {
+  const background = new Set<Promise<void>>();
+  function inBackground(work: Promise<void>): void {
+    background.add(work);
+    void work.finally(() => background.delete(work));
+  }
+
+  async function processSendJob(job: SendJob, token?: string): Promise<SendJobResult> {
     if (!checkSendJobData.Check(job.data)) {
       // A job from a newer or broken producer: retrying cannot make it readable.
       baseLog.error({ jobId: job.id }, 'send job has an unknown shape; dropping it');
@@ -160,7 +186,7 @@ export function createSendProcessor(deps: SendProcessorDeps) {
     const data = job.data;
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
-    const log = baseLog.child({
+    const log = jobLog(baseLog, {
       verificationId: data.verificationId,
       requestId: data.requestId,
       jobId: job.id,
@@ -196,8 +222,16 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       throw err;
     }
 
-    const live = await deps.store.isLive({ phone, verificationId: data.verificationId });
+    const progress = readProgress(job.progress);
+    const pending = deps.chain.filter((link) => !progress.gaveUp.includes(link.provider.name));
+    // The liveness check and the first provider's breaker gate are independent: asked
+    // together, one round trip. A gate a skipped job does not use is handed back.
+    const [live, firstGate] = await Promise.all([
+      deps.store.isLive({ phone, verificationId: data.verificationId }),
+      pending[0]?.breaker?.acquire(),
+    ]);
     if (!live.live) {
+      if (firstGate) await pending[0]?.breaker?.release(firstGate);
       // Expired, spent, replaced by a newer code, or dead after wrong guesses: an SMS now
       // would carry a code that cannot work.
       log.info({ reason: live.reason }, 'skipped: code is no longer usable');
@@ -229,7 +263,6 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       ttlSeconds: Math.max(1, Math.floor(live.ttlMs / 1000)),
     };
     const ids = { verificationId: data.verificationId, country: data.country, attempt };
-    const progress = readProgress(job.progress);
     const saveProgress = async () => {
       try {
         await job.updateProgress?.({ chain: progress });
@@ -279,13 +312,15 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       throw permanent || outOfTime ? new UnrecoverableError(err.message) : err;
     }
 
-    const pending = deps.chain.filter((link) => !progress.gaveUp.includes(link.provider.name));
     let waitMs: number | undefined;
     for (let i = 0; i < pending.length; i++) {
       const link = pending[i] as ChainLink;
       const provider = link.provider.name;
       const next = pending[i + 1]?.provider.name;
-      const gate: BreakerGate = link.breaker ? await link.breaker.acquire() : { allowed: true, probe: false };
+      const gate: BreakerGate = (i === 0 ? firstGate : await link.breaker?.acquire()) ?? {
+        allowed: true,
+        probe: false,
+      };
       if (!gate.allowed) {
         log.info(
           { provider, breaker: gate.state, retryInMs: gate.retryInMs },
@@ -313,13 +348,18 @@ export function createSendProcessor(deps: SendProcessorDeps) {
           },
           'sms handed to provider',
         );
-        await emit(log, {
-          type: 'sent',
-          ...ids,
-          provider,
-          providerMessageId: receipt.providerMessageId,
-          latencyMs,
-        });
+        // Not awaited: the job completes while the record is written. Both go out on the
+        // worker's one connection, the record first, so Redis has it before the job's
+        // completion (whoever sees the job completed reads `sent`); settle() awaits it.
+        inBackground(
+          emit(log, {
+            type: 'sent',
+            ...ids,
+            provider,
+            providerMessageId: receipt.providerMessageId,
+            latencyMs,
+          }),
+        );
         return {
           outcome: provider === 'debug' ? 'debug' : 'sent',
           transport: provider,
@@ -388,5 +428,12 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       message: 'Every provider left is behind an open circuit breaker.',
       retryAfterMs: delayMs,
     });
-  };
+  }
+
+  return Object.assign(processSendJob, {
+    /** Waits for the records written after their jobs completed (shutdown). */
+    async settle(): Promise<void> {
+      await Promise.all([...background]);
+    },
+  });
 }

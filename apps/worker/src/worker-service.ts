@@ -1,4 +1,5 @@
 import {
+  coalesceWrites,
   createCodeStore,
   createHeartbeat,
   createRedisClient,
@@ -67,14 +68,11 @@ export function createWorkerService(
   );
   const queueNames = sendQueueNames(config.queueName, config.queueShards ?? 1, isCluster(connection));
   connection.on('error', (err) => logger.error({ err, component: 'redis' }, 'redis connection error'));
-  // The jobs' own commands (liveness, status records, breaker) on a second connection with
-  // auto-pipelining: what concurrent jobs ask in one tick leaves in one write. BullMQ keeps
-  // the first to itself, so its commands are never queued behind a batch.
-  const commands = createRedisClient(
-    config.redisCluster ? { cluster: config.redisCluster } : { url: config.redisUrl },
-    { maxRetriesPerRequest: null, enableAutoPipelining: true },
-  );
-  commands.on('error', (err) => logger.error({ err, component: 'redis' }, 'redis connection error'));
+  // One connection for BullMQ and the jobs' own commands (liveness, breaker, status records),
+  // its writes coalesced per turn of the event loop: what concurrent jobs ask together leaves
+  // in one write, and nothing waits for another batch's replies. On one connection Redis
+  // runs a job's 'sent' record before the job's completion, which the processor relies on.
+  coalesceWrites(connection);
 
   const providers = options.providers ?? createChainProviders(config, logger);
   const chain: ChainLink[] = providers.map(({ provider, secrets }) => ({
@@ -86,7 +84,7 @@ export function createWorkerService(
       : {
           breaker: createSharedBreaker({
             provider: provider.name,
-            redis: commands,
+            redis: connection,
             keyPrefix: config.redisKeyPrefix,
             failureThreshold: config.breaker.failureThreshold,
             cooldownMs: config.breaker.cooldownMs,
@@ -130,7 +128,7 @@ export function createWorkerService(
   eventsQueue?.on('error', (err) => logger.error({ err, component: 'events' }, 'events queue error'));
   const enqueueErrors = config.events ? eventEnqueueErrorCounter(telemetry.metrics.registry) : undefined;
   const statusStore = createStatusStore({
-    redis: commands,
+    redis: connection,
     keyPrefix: config.redisKeyPrefix,
     ...(eventsQueue && config.events
       ? {
@@ -151,7 +149,7 @@ export function createWorkerService(
 
   const processor = createSendProcessor({
     store: createCodeStore({
-      redis: commands,
+      redis: connection,
       keyPrefix: config.redisKeyPrefix,
       maxAttempts: config.otpMaxAttempts,
       // The worker only asks whether a code is live; these two matter to issuing only.
@@ -225,11 +223,12 @@ export function createWorkerService(
         shutdown.abort(new Error('worker shutdown deadline passed'));
         await closeWorkers(true);
       }
+      await processor.settle();
       await eventsQueue?.close();
       await heartbeat.stop();
       await telemetry.close();
       // The providers' keep-alive connections last: no job is left to use them.
-      await Promise.all([connection.quit(), commands.quit(), ...providers.map((p) => p.close?.())]);
+      await Promise.all([connection.quit(), ...providers.map((p) => p.close?.())]);
       return outcome;
     } finally {
       clearTimeout(timer);

@@ -92,6 +92,22 @@ describe('follow one code: API + worker + fake Messaggio delivery reports', () =
     expect(system.workerLogs.text).not.toContain(WEBHOOK_SECRET);
   });
 
+  it('a job reads as sent the moment it completes: its record reached Redis first', async () => {
+    system = await startSystem({ messaggio: true });
+    const s = system;
+    const worker = s.worker?.worker;
+    if (!worker) throw new Error('no worker');
+    // Read on each job's completion event, before anything else can happen in between.
+    const reads: Promise<string>[] = [];
+    worker.on('completed', (job) => {
+      reads.push(status(s, String(job.data.verificationId)).then((body) => body.status));
+    });
+    const phones = Array.from({ length: 12 }, (_, i) => `+7708804${String(3400 + i)}`);
+    for (const phone of phones) await sendOtp(s, phone);
+    await eventually('every job to complete', async () => (reads.length === phones.length ? true : undefined));
+    expect(await Promise.all(reads)).toEqual(phones.map(() => 'sent'));
+  });
+
   it('answers every duplicate report 200 and applies each status once', async () => {
     system = await startSystem({ messaggio: true, deliveryReports: { delayMs: 20, duplicate: true } });
     const { id } = await sendOtp(system);

@@ -65,7 +65,12 @@ export class AppError extends Error {
     message: string,
     options: AppErrorOptions = {},
   ) {
+    // A 4xx is an answer, not a fault: nobody reads its stack, and capturing one was a
+    // measurable share of a refused or wrong-code request (the attack path included).
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (statusCode < 500) Error.stackTraceLimit = 0;
     super(message, { cause: options.cause });
+    Error.stackTraceLimit = stackTraceLimit;
     this.details = options.details ?? {};
     this.headers = options.headers ?? {};
     this.messageKey = options.messageKey ?? code;

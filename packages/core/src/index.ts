@@ -123,6 +123,7 @@ export {
   type RedisClientOptions,
   type RedisTarget,
 } from './redis/client.js';
+export { coalesceWrites } from './redis/coalesce-writes.js';
 export { describeFailure, FAILURE_CODES, type FailureCode } from './status/failure-codes.js';
 export {
   createStatusStore,

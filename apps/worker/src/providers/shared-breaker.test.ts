@@ -104,6 +104,20 @@ describe('shared circuit breaker (real Redis)', () => {
     expect(await redis.exists(`${keyPrefix}breaker:{acme}:probe`)).toBe(0);
   });
 
+  it('a probe gate handed back unused frees the lease at once for another worker', async () => {
+    const { a, b } = await pair(200);
+    await call(a, 'provider');
+    await expect.poll(() => a.state(), { timeout: 5000, interval: 20 }).toBe('half-open');
+    const gate = await a.acquire();
+    expect(gate).toEqual({ allowed: true, probe: true });
+    expect(await b.acquire()).toMatchObject({ allowed: false, state: 'half-open' });
+    await a.release(gate);
+    expect(await b.acquire()).toEqual({ allowed: true, probe: true });
+    // A closed breaker's gate holds nothing: handing it back changes nothing.
+    await b.release({ allowed: true, probe: false });
+    expect(await a.state()).toBe('half-open');
+  });
+
   it('opens again for another cool-down when the probe fails', async () => {
     const { a, b } = await pair(200);
     await call(a, 'provider');

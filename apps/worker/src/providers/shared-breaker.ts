@@ -46,6 +46,11 @@ export interface SharedBreaker {
     call: (signal: AbortSignal) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T>;
+  /**
+   * Hands back a gate that will not be used (the job turned out to have nothing to send):
+   * a probe's half-open lease goes back at once, so another worker may probe.
+   */
+  release(gate: BreakerGate): Promise<void>;
   /** The shared state, for /metrics and /health/ready. */
   state(): Promise<BreakerState>;
 }
@@ -195,6 +200,10 @@ export function createSharedBreaker(options: SharedBreakerOptions): SharedBreake
         }
         throw err;
       }
+    },
+
+    async release(gate) {
+      if (gate.allowed && gate.probe) await redis.del(keys[2] as string);
     },
 
     async state() {

@@ -51,6 +51,14 @@ describe('encrypt/decrypt', () => {
     expect(encrypt(keys.jobCipherKey, '123456', 'x')).not.toBe(encrypt(keys.jobCipherKey, '123456', 'x'));
   });
 
+  it('never repeats an IV, across refills of the pool it draws from', () => {
+    // 2,000 IVs span several refills of the 512-IV pool.
+    const sealed = Array.from({ length: 2000 }, () => encrypt(keys.jobCipherKey, '123456', 'x'));
+    const ivs = new Set(sealed.map((value) => value.split('.')[1]));
+    expect(ivs.size).toBe(2000);
+    for (const value of sealed.slice(-600)) expect(decrypt(keys.jobCipherKey, value, 'x')).toBe('123456');
+  });
+
   it('refuses another context, another key, tampering and garbage', () => {
     const sealed = encrypt(keys.jobCipherKey, '123456', 'ver-1|+77088043414');
     expect(() => decrypt(keys.jobCipherKey, sealed, 'ver-2|+77088043414')).toThrow(DecryptError);
