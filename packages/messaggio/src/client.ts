@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { createHttpClient, type HttpAnswer } from '@otp/sms';
+import { createHttpClient, type HttpAnswer, withDeadline } from '@otp/sms';
 import { Compile } from 'typebox/compile';
 import { classifyStatus, MessaggioError, type MessaggioErrorCode, parseRetryAfter } from './errors.js';
 import { type SendBody, type SendResultEntry, SendResultSchema } from './wire-format.js';
@@ -110,14 +110,16 @@ export function createMessaggioClient(options: MessaggioClientOptions): Messaggi
   async function post(path: string, json: unknown, signal: AbortSignal | undefined): Promise<HttpAnswer> {
     // The deadline covers the response body as well as the headers, so a stalled body cannot
     // hang a worker.
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
+    const deadline = withDeadline(signal, timeoutMs);
     try {
-      return await http.post(`${prefix}/${path}`, { headers, body: JSON.stringify(json), signal: combined });
+      return await http.post(`${prefix}/${path}`, {
+        headers,
+        body: JSON.stringify(json),
+        signal: deadline.signal,
+      });
     } catch (err) {
       if (signal?.aborted) throw signal.reason ?? err;
-      if (deadline.signal.aborted) {
+      if (deadline.expired) {
         throw new MessaggioError({
           code: 'MESSAGGIO_TIMEOUT',
           retryable: true,
@@ -132,7 +134,7 @@ export function createMessaggioClient(options: MessaggioClientOptions): Messaggi
         cause: err,
       });
     } finally {
-      clearTimeout(timer);
+      deadline.done();
     }
   }
 

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHttpClient, type HttpClient } from './http.js';
+import { createHttpClient, type HttpClient, withDeadline } from './http.js';
 
 interface CountingServer {
   origin: string;
@@ -130,5 +130,40 @@ describe('createHttpClient: the connection pool', () => {
     for (const connections of [0, -1, 1.5, Number.NaN]) {
       expect(() => createHttpClient({ origin: 'http://127.0.0.1:1', connections })).toThrow(TypeError);
     }
+  });
+});
+
+describe('withDeadline', () => {
+  it('aborts at the deadline and says so; done() stops the timer', async () => {
+    const deadline = withDeadline(undefined, 20);
+    expect(deadline.signal.aborted).toBe(false);
+    await new Promise((resolve) => deadline.signal.addEventListener('abort', resolve, { once: true }));
+    expect(deadline.expired).toBe(true);
+    expect((deadline.signal.reason as Error).name).toBe('TimeoutError');
+    const stopped = withDeadline(undefined, 20);
+    stopped.done();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(stopped.signal.aborted).toBe(false);
+  });
+
+  it("follows the caller's signal, with its reason, without counting as expired; done() lets go of it", () => {
+    const caller = new AbortController();
+    const deadline = withDeadline(caller.signal, 10_000);
+    const reason = new Error('shutdown');
+    caller.abort(reason);
+    expect(deadline.signal.aborted).toBe(true);
+    expect(deadline.signal.reason).toBe(reason);
+    expect(deadline.expired).toBe(false);
+    deadline.done();
+
+    const already = withDeadline(AbortSignal.abort(reason), 10_000);
+    expect(already.signal.reason).toBe(reason);
+    already.done();
+
+    const later = new AbortController();
+    const finished = withDeadline(later.signal, 10_000);
+    finished.done();
+    later.abort();
+    expect(finished.signal.aborted).toBe(false);
   });
 });

@@ -1,11 +1,48 @@
-// HTTP helpers every provider client shares: reading Retry-After, and POSTing over a pool of
-// keep-alive connections.
+// HTTP helpers every provider client shares: reading Retry-After, a deadline for one call, and
+// POSTing over a pool of keep-alive connections.
 import { Pool } from 'undici';
 
 const DELAY_SECONDS = /^\d+$/;
 // All three HTTP-date forms (IMF-fixdate, RFC 850, asctime) open with a day name. Requiring it
 // stops Date.parse from reading garbage such as "-5" or "1" as a year.
 const HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /i;
+
+/** One call's deadline: see {@link withDeadline}. */
+export interface Deadline {
+  /** Aborts when the caller's signal does, or when the time is up. */
+  readonly signal: AbortSignal;
+  /** True once the time ran out (not when the caller aborted). */
+  readonly expired: boolean;
+  /** Stops the timer and lets go of the caller's signal; call it when the call settles. */
+  done(): void;
+}
+
+/**
+ * A signal for one provider call that aborts at `timeoutMs` or when the caller's `signal`
+ * does, whichever comes first. One AbortController and a listener, not `AbortSignal.any`
+ * (~11 µs per call against ~1 µs here, a cost every SMS paid).
+ */
+export function withDeadline(signal: AbortSignal | undefined, timeoutMs: number): Deadline {
+  const controller = new AbortController();
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError'));
+  }, timeoutMs);
+  const follow = () => controller.abort(signal?.reason);
+  if (signal?.aborted) follow();
+  else signal?.addEventListener('abort', follow, { once: true });
+  return {
+    signal: controller.signal,
+    get expired() {
+      return expired;
+    },
+    done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', follow);
+    },
+  };
+}
 
 /**
  * Reads a Retry-After header: delay-seconds or an HTTP date, returned in milliseconds from

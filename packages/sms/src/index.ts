@@ -10,10 +10,12 @@ export {
 export {
   createHttpClient,
   DEFAULT_CONNECTIONS,
+  type Deadline,
   type HttpAnswer,
   type HttpClient,
   type HttpClientOptions,
   parseRetryAfter,
+  withDeadline,
 } from './http.js';
 export type { SmsMessage, SmsProvider, SmsReceipt, SmsSendOptions } from './provider.js';
 export { REDACTED, redactSecrets } from './redact.js';

@@ -7,6 +7,7 @@ import {
   type SmsMessage,
   type SmsProvider,
   type SmsReceipt,
+  withDeadline,
 } from '@otp/sms';
 import { Compile } from 'typebox/compile';
 import { classifyTwilioError, parseRetryAfter, TWILIO, type TwilioErrorCode } from './errors.js';
@@ -155,14 +156,12 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
   async function post(form: URLSearchParams, signal: AbortSignal | undefined): Promise<HttpAnswer> {
     // The deadline covers the response body as well as the headers, so a stalled body cannot
     // hang a worker.
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
+    const deadline = withDeadline(signal, timeoutMs);
     try {
-      return await http.post(path, { headers, body: form.toString(), signal: combined });
+      return await http.post(path, { headers, body: form.toString(), signal: deadline.signal });
     } catch (err) {
       if (signal?.aborted) throw signal.reason ?? err;
-      if (deadline.signal.aborted) {
+      if (deadline.expired) {
         throw smsError('transient', 'TWILIO_TIMEOUT', {
           message: `Twilio did not answer ${where} within ${timeoutMs} ms; the message may still have been created.`,
         });
@@ -175,7 +174,7 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
         cause: root,
       });
     } finally {
-      clearTimeout(timer);
+      deadline.done();
     }
   }
 
