@@ -104,7 +104,9 @@ describe('follow one code: API + worker + fake Messaggio delivery reports', () =
     });
     const phones = Array.from({ length: 12 }, (_, i) => `+7708804${String(3400 + i)}`);
     for (const phone of phones) await sendOtp(s, phone);
-    await eventually('every job to complete', async () => (reads.length === phones.length ? true : undefined));
+    await eventually('every job to complete', async () =>
+      reads.length === phones.length ? true : undefined,
+    );
     expect(await Promise.all(reads)).toEqual(phones.map(() => 'sent'));
   });
 
