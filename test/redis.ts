@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { type Cluster, Redis } from 'ioredis';
 import { inject } from 'vitest';
 
@@ -47,4 +48,27 @@ async function scanAndDelete(redis: Redis, patterns: readonly string[], oneByOne
       else await redis.unlink(...keys);
     } while (cursor !== '0');
   }
+}
+
+/**
+ * Counts the writes a client's socket makes from now on: one per chunk written alone and
+ * one per writev of several (what coalesceWrites is about).
+ */
+export function countSocketWrites(redis: Redis): { readonly count: number } {
+  const socket = redis.stream as Socket & {
+    _write: (...args: unknown[]) => void;
+    _writev: (...args: unknown[]) => void;
+  };
+  const counter = { count: 0 };
+  const write = socket._write;
+  const writev = socket._writev;
+  socket._write = function (this: unknown, ...args: unknown[]) {
+    counter.count++;
+    return write.apply(this, args);
+  };
+  socket._writev = function (this: unknown, ...args: unknown[]) {
+    counter.count++;
+    return writev.apply(this, args);
+  };
+  return counter;
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Socket } from 'node:net';
 import { coalesceWrites } from '@otp/core';
 import type { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { countSocketWrites } from '../redis.js';
 import { clusterClient } from './system.js';
 
 describe('coalesceWrites on a Redis Cluster', () => {
@@ -15,27 +15,12 @@ describe('coalesceWrites on a Redis Cluster', () => {
     try {
       await cluster.set(keys[0] as string, 'warm');
       // Writes per master; every command below goes to the one holding the tag's slot.
-      const counts = new Map<unknown, number>();
-      for (const master of cluster.nodes('master')) {
-        const socket = master.stream as Socket & {
-          _write: (...args: unknown[]) => void;
-          _writev: (...args: unknown[]) => void;
-        };
-        if (!socket) continue;
-        counts.set(master, 0);
-        const write = socket._write;
-        const writev = socket._writev;
-        socket._write = function (this: unknown, ...args: unknown[]) {
-          counts.set(master, (counts.get(master) ?? 0) + 1);
-          return write.apply(this, args);
-        };
-        socket._writev = function (this: unknown, ...args: unknown[]) {
-          counts.set(master, (counts.get(master) ?? 0) + 1);
-          return writev.apply(this, args);
-        };
-      }
+      const counters = cluster
+        .nodes('master')
+        .filter((master) => master.stream)
+        .map(countSocketWrites);
       await Promise.all(keys.map((key, i) => cluster.set(key, String(i))));
-      expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(1);
+      expect(counters.reduce((sum, counter) => sum + counter.count, 0)).toBe(1);
       expect(await cluster.get(keys[29] as string)).toBe('29');
     } finally {
       await Promise.all(keys.map((key) => cluster.del(key)));

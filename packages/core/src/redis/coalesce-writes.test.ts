@@ -1,8 +1,13 @@
 import { once } from 'node:events';
-import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectTestRedis, deleteKeys, testRedisUrl, uniquePrefix } from '../../../../test/redis.js';
+import {
+  connectTestRedis,
+  countSocketWrites,
+  deleteKeys,
+  testRedisUrl,
+  uniquePrefix,
+} from '../../../../test/redis.js';
 import { coalesceWrites } from './coalesce-writes.js';
 
 let admin: Redis;
@@ -18,26 +23,6 @@ afterAll(async () => {
   await admin.quit();
 });
 
-/** Counts the system-call-level writes (one chunk or a writev of several) the client's socket makes. */
-function countWrites(redis: Redis): { readonly count: number } {
-  const socket = redis.stream as Socket & {
-    _write: (...args: unknown[]) => void;
-    _writev: (...args: unknown[]) => void;
-  };
-  const counter = { count: 0 };
-  const write = socket._write;
-  const writev = socket._writev;
-  socket._write = function (this: unknown, ...args: unknown[]) {
-    counter.count++;
-    return write.apply(this, args);
-  };
-  socket._writev = function (this: unknown, ...args: unknown[]) {
-    counter.count++;
-    return writev.apply(this, args);
-  };
-  return counter;
-}
-
 async function readyClient(): Promise<Redis> {
   const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 });
   if (redis.status !== 'ready') await once(redis, 'ready');
@@ -49,7 +34,7 @@ describe('coalesceWrites (real Redis)', () => {
     const redis = await readyClient();
     coalesceWrites(redis);
     try {
-      const writes = countWrites(redis);
+      const writes = countSocketWrites(redis);
       const keys = Array.from({ length: 50 }, (_, i) => `${prefix}k${i}`);
       await Promise.all(keys.map((key, i) => redis.set(key, String(i))));
       expect(writes.count).toBe(1);
@@ -72,7 +57,7 @@ describe('coalesceWrites (real Redis)', () => {
     const redis = await readyClient();
     coalesceWrites(redis);
     try {
-      const writes = countWrites(redis);
+      const writes = countSocketWrites(redis);
       // The first batch is still in flight (no reply can arrive within this turn) when the
       // second is issued in the next turn; ioredis' auto-pipelining would hold it back.
       const first = Promise.all([redis.set(`${prefix}a`, '1'), redis.set(`${prefix}b`, '2')]);
@@ -96,7 +81,7 @@ describe('coalesceWrites (real Redis)', () => {
       await admin.client('KILL', 'SKIPME', 'yes', 'ID', String(await redis.client('ID')));
       await once(redis, 'ready');
       expect(redis.stream).not.toBe(oldSocket);
-      const writes = countWrites(redis);
+      const writes = countSocketWrites(redis);
       await Promise.all(Array.from({ length: 20 }, (_, i) => redis.set(`${prefix}r${i}`, 'x')));
       expect(writes.count).toBe(1);
     } finally {
