@@ -278,6 +278,32 @@ describe('send processor: the chain', () => {
     // Nobody holds the lease: the next job may probe at once, not after the lease expires.
     expect(await breaker?.acquire()).toEqual({ allowed: true, probe: true });
   });
+
+  it('hands back the probe when the liveness check itself fails, and fails the try with that error', async () => {
+    const primary = scripted('primary', ['ok']);
+    const { job, chain } = await setup([primary], { breakers: true });
+    const breaker = chain[0]?.breaker;
+    await breaker
+      ?.run({ allowed: true, probe: true }, async () => {
+        throw new SmsError({ provider: 'primary', scope: 'provider', code: 'X', message: 'down' });
+      })
+      .catch(() => undefined);
+    const verificationId = (job(0).data as { verificationId: string }).verificationId;
+    await redis.del(`${prefix}${verificationId}:breaker:{primary}:open`);
+    const failing = createSendProcessor({
+      store: {
+        isLive: () => Promise.reject(new Error('liveness check failed')),
+        revoke: () => Promise.resolve(true),
+      },
+      keys: [keys],
+      template: 'Ваш код подтверждения: {code}',
+      chain,
+      logger: createLogger({ service: 'test', stream: new LogCapture() }),
+    });
+    await expect(failing(job(0))).rejects.toThrow('liveness check failed');
+    expect(primary.calls).toHaveLength(0);
+    expect(await breaker?.acquire()).toEqual({ allowed: true, probe: true });
+  });
 });
 
 describe('send processor: a provider that echoes the request', () => {

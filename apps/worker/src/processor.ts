@@ -225,13 +225,23 @@ export function createSendProcessor(deps: SendProcessorDeps) {
     const progress = readProgress(job.progress);
     const pending = deps.chain.filter((link) => !progress.gaveUp.includes(link.provider.name));
     // The liveness check and the first provider's breaker gate are independent: asked
-    // together, one round trip. A gate a skipped job does not use is handed back.
-    const [live, firstGate] = await Promise.all([
+    // together, one round trip. A gate the job will not use (its code is gone, or the
+    // check failed) is handed back, so a half-open probe's lease is not held for nothing.
+    const [checked, gated] = await Promise.allSettled([
       deps.store.isLive({ phone, verificationId: data.verificationId }),
       pending[0]?.breaker?.acquire(),
     ]);
+    const firstGate = gated.status === 'fulfilled' ? gated.value : undefined;
+    if (checked.status === 'rejected' || !checked.value.live) {
+      if (firstGate) {
+        await pending[0]?.breaker
+          ?.release(firstGate)
+          .catch((err: unknown) => log.warn({ err }, 'could not hand back the breaker gate'));
+      }
+      if (checked.status === 'rejected') throw checked.reason;
+    }
+    const live = checked.value;
     if (!live.live) {
-      if (firstGate) await pending[0]?.breaker?.release(firstGate);
       // Expired, spent, replaced by a newer code, or dead after wrong guesses: an SMS now
       // would carry a code that cannot work.
       log.info({ reason: live.reason }, 'skipped: code is no longer usable');
@@ -317,6 +327,7 @@ export function createSendProcessor(deps: SendProcessorDeps) {
       const link = pending[i] as ChainLink;
       const provider = link.provider.name;
       const next = pending[i + 1]?.provider.name;
+      if (i === 0 && gated.status === 'rejected') throw gated.reason;
       const gate: BreakerGate = (i === 0 ? firstGate : await link.breaker?.acquire()) ?? {
         allowed: true,
         probe: false,
