@@ -122,6 +122,24 @@ async function setup(
   return { processor, job, events, logs, state, chain, isLive, phone };
 }
 
+/**
+ * Opens the first link's breaker as another worker would, then ends its cool-down: half-open,
+ * with the probe's lease free.
+ */
+async function halfOpen(chain: ChainLink[], job: SendJob) {
+  const breaker = chain[0]?.breaker;
+  if (!breaker) throw new Error('no breaker');
+  await breaker
+    .run({ allowed: true, probe: true }, async () => {
+      throw new SmsError({ provider: 'primary', scope: 'provider', code: 'X', message: 'down' });
+    })
+    .catch(() => undefined);
+  const { verificationId } = job.data as { verificationId: string };
+  await redis.del(`${prefix}${verificationId}:breaker:{primary}:open`);
+  expect(await breaker.state()).toBe('half-open');
+  return breaker;
+}
+
 describe('send processor: one provider', () => {
   it('reports sending then sent, naming the provider', async () => {
     const primary = scripted('primary', ['ok']);
@@ -262,34 +280,21 @@ describe('send processor: the chain', () => {
   it('a job whose code is gone hands back the half-open probe it was given beside the liveness check', async () => {
     const primary = scripted('primary', ['ok']);
     const { processor, job, chain, phone } = await setup([primary], { breakers: true });
-    const breaker = chain[0]?.breaker;
-    await breaker
-      ?.run({ allowed: true, probe: true }, async () => {
-        throw new SmsError({ provider: 'primary', scope: 'provider', code: 'X', message: 'down' });
-      })
-      .catch(() => undefined);
-    // The cool-down is over: half-open, the probe lease free.
-    const verificationId = (job(0).data as { verificationId: string }).verificationId;
-    await redis.del(`${prefix}${verificationId}:breaker:{primary}:open`);
-    expect(await breaker?.state()).toBe('half-open');
-    await store().revoke({ phone, verificationId });
+    const breaker = await halfOpen(chain, job(0));
+    await store().revoke({
+      phone,
+      verificationId: (job(0).data as { verificationId: string }).verificationId,
+    });
     expect(await processor(job(0))).toMatchObject({ outcome: 'skipped' });
     expect(primary.calls).toHaveLength(0);
     // Nobody holds the lease: the next job may probe at once, not after the lease expires.
-    expect(await breaker?.acquire()).toEqual({ allowed: true, probe: true });
+    expect(await breaker.acquire()).toEqual({ allowed: true, probe: true });
   });
 
   it('hands back the probe when the liveness check itself fails, and fails the try with that error', async () => {
     const primary = scripted('primary', ['ok']);
     const { job, chain } = await setup([primary], { breakers: true });
-    const breaker = chain[0]?.breaker;
-    await breaker
-      ?.run({ allowed: true, probe: true }, async () => {
-        throw new SmsError({ provider: 'primary', scope: 'provider', code: 'X', message: 'down' });
-      })
-      .catch(() => undefined);
-    const verificationId = (job(0).data as { verificationId: string }).verificationId;
-    await redis.del(`${prefix}${verificationId}:breaker:{primary}:open`);
+    const breaker = await halfOpen(chain, job(0));
     const failing = createSendProcessor({
       store: {
         isLive: () => Promise.reject(new Error('liveness check failed')),
@@ -302,7 +307,7 @@ describe('send processor: the chain', () => {
     });
     await expect(failing(job(0))).rejects.toThrow('liveness check failed');
     expect(primary.calls).toHaveLength(0);
-    expect(await breaker?.acquire()).toEqual({ allowed: true, probe: true });
+    expect(await breaker.acquire()).toEqual({ allowed: true, probe: true });
   });
 });
 
