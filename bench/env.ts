@@ -101,3 +101,14 @@ export function plainWorkerEnv(wiring: Wiring, concurrency: number): Record<stri
     FAKE_SENDER,
   };
 }
+
+/** `--set NAME=VALUE` options as variables for the service's processes (e.g. FRAUD_GUARD=off). */
+export function parseOverrides(items: readonly string[]): Record<string, string> {
+  const overrides: Record<string, string> = {};
+  for (const item of items) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(item);
+    if (!match) throw new Error(`--set takes NAME=VALUE (an environment variable), got "${item}"`);
+    overrides[match[1] as string] = match[2] as string;
+  }
+  return overrides;
+}

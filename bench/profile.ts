@@ -19,6 +19,7 @@ import {
   FAKE_SENDER,
   makeSecrets,
   naiveApiEnv,
+  parseOverrides,
   SERVICE_QUEUE,
   workerEnv,
 } from './env.ts';
@@ -139,12 +140,7 @@ async function main() {
   if (!TARGETS.includes(target))
     throw new Error(`the target is one of ${TARGETS.join(', ')}, got "${target}"`);
   const count = Number(values.count ?? (target === 'delivery' ? 5000 : 20_000));
-  const overrides: Record<string, string> = {};
-  for (const item of values.set ?? []) {
-    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(item);
-    if (!match) throw new Error(`--set takes NAME=VALUE, got "${item}"`);
-    overrides[match[1] as string] = match[2] as string;
-  }
+  const overrides = parseOverrides(values.set ?? []);
   const cpuOnly = values['cpu-only'] === true;
   const latencyMs = Number(values.latency);
   const profiling = (dir: string) => (cpuOnly ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]);

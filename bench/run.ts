@@ -24,6 +24,7 @@ import {
   makeSecrets,
   NAIVE_QUEUE,
   naiveApiEnv,
+  parseOverrides,
   plainWorkerEnv,
   SERVICE_QUEUE,
   type Wiring,
@@ -90,12 +91,7 @@ function readSettings(): Settings {
       set: { type: 'string', multiple: true, default: [] },
     },
   });
-  const overrides: Record<string, string> = {};
-  for (const item of values.set ?? []) {
-    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(item);
-    if (!match) throw new Error(`--set takes NAME=VALUE (an environment variable), got "${item}"`);
-    overrides[match[1] as string] = match[2] as string;
-  }
+  const overrides = parseOverrides(values.set ?? []);
   const number = (name: string, value: string | undefined, fallback: number, min: number) => {
     if (value === undefined || value === '') return fallback;
     const n = Number(value);

@@ -59,6 +59,20 @@ describe('API keys on the OTP routes', () => {
   });
 });
 
+/** Fastify with the error handler, Redis and the API-key plugin; `routes` adds the rest. */
+async function keyedApp(
+  options: Parameters<typeof apiKeys>[1],
+  routes: (app: ReturnType<typeof Fastify>) => Promise<void>,
+) {
+  const app = Fastify({ loggerInstance: createLogger({ service: 'test', stream: new LogCapture() }) });
+  await app.register(errorHandler);
+  await app.register(redisPlugin, { url: testRedisUrl(), commandTimeoutMs: 2000 });
+  await app.register(apiKeys, options);
+  await routes(app);
+  await app.ready();
+  return app;
+}
+
 describe('per-key quota', () => {
   const prefix = uniquePrefix('quota');
   // The quota's own clock, at the start of a 1 s window; the test moves it.
@@ -68,19 +82,19 @@ describe('per-key quota', () => {
 
   beforeAll(async () => {
     redis = new Redis(testRedisUrl());
-    app = Fastify({ loggerInstance: createLogger({ service: 'test', stream: new LogCapture() }) });
-    await app.register(errorHandler);
-    await app.register(redisPlugin, { url: testRedisUrl(), commandTimeoutMs: 2000 });
-    await app.register(apiKeys, {
-      keys: parseApiKeys(`limited:${sha('limited-key')}:3,free:${sha('free-key')}`),
-      keyPrefix: prefix,
-      quotaWindowMs: 1000,
-      now: () => clock,
-    });
-    app.get('/probe', { onRequest: app.apiKeyAuth }, async (request: FastifyRequest) => ({
-      key: request.apiKey?.name,
-    }));
-    await app.ready();
+    app = await keyedApp(
+      {
+        keys: parseApiKeys(`limited:${sha('limited-key')}:3,free:${sha('free-key')}`),
+        keyPrefix: prefix,
+        quotaWindowMs: 1000,
+        now: () => clock,
+      },
+      async (keyed) => {
+        keyed.get('/probe', { onRequest: keyed.apiKeyAuth }, async (request: FastifyRequest) => ({
+          key: request.apiKey?.name,
+        }));
+      },
+    );
   });
   afterAll(async () => {
     await app.close();
@@ -112,23 +126,23 @@ describe('a quota checked beside the Idempotency-Key claim (deferApiKeyQuota)', 
 
   beforeAll(async () => {
     redis = new Redis(testRedisUrl());
-    app = Fastify({ loggerInstance: createLogger({ service: 'test', stream: new LogCapture() }) });
-    await app.register(errorHandler);
-    await app.register(redisPlugin, { url: testRedisUrl(), commandTimeoutMs: 2000 });
-    await app.register(apiKeys, {
-      keys: parseApiKeys(`once:${sha('once-key')}:1`),
-      keyPrefix: prefix,
-      // A fixed clock: the requests below fall in one window whenever the test runs.
-      quotaWindowMs: 3_600_000,
-      now: () => 1_700_000_000_000,
-    });
-    await app.register(idempotency, { keyPrefix: prefix });
-    app.post(
-      '/probe',
-      { onRequest: app.apiKeyAuth, preHandler: app.idempotency, config: { deferApiKeyQuota: true } },
-      async () => ({ ok: true }),
+    app = await keyedApp(
+      {
+        keys: parseApiKeys(`once:${sha('once-key')}:1`),
+        keyPrefix: prefix,
+        // A fixed clock: the requests below fall in one window whenever the test runs.
+        quotaWindowMs: 3_600_000,
+        now: () => 1_700_000_000_000,
+      },
+      async (keyed) => {
+        await keyed.register(idempotency, { keyPrefix: prefix });
+        keyed.post(
+          '/probe',
+          { onRequest: keyed.apiKeyAuth, preHandler: keyed.idempotency, config: { deferApiKeyQuota: true } },
+          async () => ({ ok: true }),
+        );
+      },
     );
-    await app.ready();
   });
   afterAll(async () => {
     await app.close();

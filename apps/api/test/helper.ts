@@ -28,10 +28,13 @@ export interface TestApi {
 
 /**
  * The real API (real Redis, real BullMQ queue) under a key prefix and queue name of its
- * own. `env` overrides the test defaults.
+ * own (or `prefix`'s, to share them: see apisSharingState). `env` overrides the test defaults.
  */
-export async function buildTestApi(env: Env = {}, options: { clock?: () => number } = {}): Promise<TestApi> {
-  const prefix = uniquePrefix('api');
+export async function buildTestApi(
+  env: Env = {},
+  options: { clock?: () => number; prefix?: string } = {},
+): Promise<TestApi> {
+  const prefix = options.prefix ?? uniquePrefix('api');
   const queueName = prefix.replaceAll(':', '-').replace(/-$/, '');
   const config = loadApiConfig({
     NODE_ENV: 'test',
@@ -74,6 +77,32 @@ export async function buildTestApi(env: Env = {}, options: { clock?: () => numbe
         `${config.queuePrefix}:${queueName}-events:`,
       );
       await redis.quit();
+    },
+  };
+}
+
+/**
+ * APIs on one key prefix and queue, each built with its own env: the deployments before,
+ * during and after a secret rotation, say. `close()` closes every one and deletes the keys.
+ */
+export function apisSharingState(label: string) {
+  const prefix = uniquePrefix(label);
+  const built: TestApi[] = [];
+  return {
+    prefix,
+    async build(env: Env): Promise<TestApi['app']> {
+      const api = await buildTestApi(env, { prefix });
+      built.push(api);
+      return api.app;
+    },
+    /** A plain client on the same Redis (the first API's), once one is built. */
+    get redis(): Redis {
+      const first = built[0];
+      if (!first) throw new Error('no API built yet');
+      return first.redis;
+    },
+    async close() {
+      for (const api of built) await api.close();
     },
   };
 }

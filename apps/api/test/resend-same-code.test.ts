@@ -1,11 +1,7 @@
-import { createLogger, deriveKeyRing, deriveKeys, openSendJob, type SendJobData } from '@otp/core';
+import { deriveKeyRing, deriveKeys, openSendJob, type SendJobData } from '@otp/core';
 import type { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/redis.js';
-import { createApp } from '../src/app.js';
-import { loadApiConfig } from '../src/config.js';
-import { buildTestApi, freshPhone, LogCapture, type TestApi } from './helper.js';
+import { apisSharingState, buildTestApi, freshPhone, type TestApi } from './helper.js';
 
 // Issue 12, item 1: a resend within the code's life sends the same code.
 let api: TestApi;
@@ -126,37 +122,10 @@ describe('OTP_RESEND_SAME_CODE=false', () => {
 describe('a resend across a secret rotation', () => {
   const OLD = 'resend-rotation-old-0123456789abcdef0123456789';
   const NEW = 'resend-rotation-new-0123456789abcdef0123456789';
-  const prefix = uniquePrefix('resend-rot');
-  const queueName = prefix.replaceAll(':', '-').replace(/-$/, '');
-  const apps: Array<Awaited<ReturnType<typeof createApp>>> = [];
-  let redis: Redis;
-  beforeAll(() => {
-    redis = new Redis(testRedisUrl());
-  });
-  afterAll(async () => {
-    for (const app of apps) await app.close();
-    await deleteKeys(redis, prefix, `bull:${queueName}:`);
-    await redis.quit();
-  });
-  async function build(secrets: { OTP_SECRET: string; OTP_SECRET_PREVIOUS?: string }) {
-    const config = loadApiConfig({
-      NODE_ENV: 'test',
-      OTP_DEBUG: 'true',
-      REDIS_URL: testRedisUrl(),
-      REDIS_KEY_PREFIX: prefix,
-      QUEUE_NAME: queueName,
-      OTP_RESEND_COOLDOWN_SECONDS: '0',
-      RATE_LIMIT_PER_IP_PER_MINUTE: '0',
-      ...secrets,
-    });
-    const app = await createApp({
-      config,
-      logger: createLogger({ service: 'otp-api', stream: new LogCapture() }),
-    });
-    await app.ready();
-    apps.push(app);
-    return app;
-  }
+  const apis = apisSharingState('resend-rot');
+  const build = (secrets: { OTP_SECRET: string; OTP_SECRET_PREVIOUS?: string }) =>
+    apis.build({ OTP_RESEND_COOLDOWN_SECONDS: '0', ...secrets });
+  afterAll(() => apis.close());
   const sendOn = async (app: Awaited<ReturnType<typeof build>>, phone: string) =>
     (await app.inject({ method: 'POST', url: '/send-otp/', payload: { phone_number: phone } })).json();
 

@@ -1,47 +1,16 @@
-import { createLogger, deriveKeys } from '@otp/core';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/redis.js';
-import { createApp } from '../src/app.js';
+import { deriveKeys } from '@otp/core';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../src/config.js';
-import { freshPhone, LogCapture } from './helper.js';
+import { apisSharingState, freshPhone } from './helper.js';
 
 // Issue 8, item 10: OTP_SECRET rotation keeps codes in flight working.
 const OLD = 'rotation-old-secret-0123456789abcdef0123456789';
 const NEW = 'rotation-new-secret-0123456789abcdef0123456789';
-const prefix = uniquePrefix('rotate');
-const queueName = prefix.replaceAll(':', '-').replace(/-$/, '');
-const apps: Array<Awaited<ReturnType<typeof createApp>>> = [];
-let redis: Redis;
-
-async function api(secrets: { OTP_SECRET: string; OTP_SECRET_PREVIOUS?: string }) {
-  const config = loadApiConfig({
-    NODE_ENV: 'test',
-    OTP_DEBUG: 'true',
-    REDIS_URL: testRedisUrl(),
-    REDIS_KEY_PREFIX: prefix,
-    QUEUE_NAME: queueName,
-    OTP_RESEND_COOLDOWN_SECONDS: '0',
-    RATE_LIMIT_PER_IP_PER_MINUTE: '0',
-    ...secrets,
-  });
-  const app = await createApp({
-    config,
-    logger: createLogger({ service: 'otp-api', stream: new LogCapture() }),
-  });
-  await app.ready();
-  apps.push(app);
-  return app;
-}
-
-beforeAll(() => {
-  redis = new Redis(testRedisUrl());
-});
-afterAll(async () => {
-  for (const app of apps) await app.close();
-  await deleteKeys(redis, prefix, `bull:${queueName}:`);
-  await redis.quit();
-});
+const apis = apisSharingState('rotate');
+const { prefix } = apis;
+const api = (secrets: { OTP_SECRET: string; OTP_SECRET_PREVIOUS?: string }) =>
+  apis.build({ OTP_RESEND_COOLDOWN_SECONDS: '0', ...secrets });
+afterAll(() => apis.close());
 
 const sendOn = async (app: Awaited<ReturnType<typeof api>>, phone: string) =>
   (await app.inject({ method: 'POST', url: '/send-otp/', payload: { phone_number: phone } })).json()
@@ -55,7 +24,9 @@ describe('OTP_SECRET rotation', () => {
     const phone = freshPhone();
     await sendOn(before, phone);
     const keyId = deriveKeys(OLD).keyId;
-    expect(await redis.hget(`${prefix}code:{${phone}}`, 'd')).toMatch(new RegExp(`^${keyId}:[0-9a-f]{64}$`));
+    expect(await apis.redis.hget(`${prefix}code:{${phone}}`, 'd')).toMatch(
+      new RegExp(`^${keyId}:[0-9a-f]{64}$`),
+    );
     const [job] = await before.sendQueue.getJobs(['waiting']);
     expect(job?.data.sealed).toMatch(new RegExp(`^${keyId}:v1\\.`));
   });
@@ -75,7 +46,7 @@ describe('OTP_SECRET rotation', () => {
     expect((await verifyOn(rotating, other, oldCode2)).statusCode).toBe(200);
     const third = freshPhone();
     const newCode = await sendOn(rotating, third);
-    expect(await redis.hget(`${prefix}code:{${third}}`, 'd')).toMatch(
+    expect(await apis.redis.hget(`${prefix}code:{${third}}`, 'd')).toMatch(
       new RegExp(`^${deriveKeys(NEW).keyId}:`),
     );
     expect((await verifyOn(rotating, third, newCode)).statusCode).toBe(200);

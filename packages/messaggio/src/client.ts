@@ -92,11 +92,7 @@ export function createMessaggioClient(options: MessaggioClientOptions): Messaggi
   const prefix = base.pathname.replace(/\/+$/, '');
   // No retries here: they belong to the BullMQ worker, which owns backoff and the attempt
   // budget; a second layer would multiply duplicate SMS after timeouts.
-  const http = createHttpClient({
-    origin,
-    ...(options.connections === undefined ? {} : { connections: options.connections }),
-    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
-  });
+  const http = createHttpClient({ origin, connections: options.connections, fetch: options.fetch });
   const headers = {
     accept: 'application/json',
     'content-type': 'application/json',

@@ -129,11 +129,7 @@ export function createTwilioProvider(options: TwilioProviderOptions): TwilioProv
 
   // No retries here: they belong to the worker, which owns backoff, the attempt budget and
   // failover; a second layer would multiply duplicate SMS (Messages have no idempotency key).
-  const http = createHttpClient({
-    origin,
-    ...(options.connections === undefined ? {} : { connections: options.connections }),
-    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
-  });
+  const http = createHttpClient({ origin, connections: options.connections, fetch: options.fetch });
   const headers = {
     // The 2010 API answers XML unless asked otherwise; `.json` in the path and this header ask.
     accept: 'application/json',
